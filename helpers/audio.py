@@ -1,0 +1,226 @@
+"""Audio front-end: loading, fixed-length clips, dB spectrograms and their inverse.
+
+Shapes: a clip is ``(samples,)``; a batch of clips ``(batch, samples)``; a dB
+spectrogram ``(..., n_freq, n_frames)``. Taught in ``01_preprocess.ipynb``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from helpers.artifacts import atomic_path
+from helpers.config import FrontEnd
+from helpers.errors import ArtifactError, AudioFileError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".m4a")
+
+
+def _decode(path: Path, max_seconds: float | None) -> tuple[np.ndarray, float]:
+    """Samples ``(channels, n)`` and their rate: soundfile first, librosa/audioread as fallback."""
+    try:
+        with sf.SoundFile(path) as handle:
+            frames = -1 if max_seconds is None else int(np.ceil(max_seconds * handle.samplerate))
+            data = handle.read(frames=frames, dtype="float32", always_2d=True)
+            return data.T, float(handle.samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        pass  # formats libsndfile cannot read (m4a, some mp3): let librosa try audioread
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data, rate = librosa.load(path, sr=None, mono=False, duration=max_seconds)
+    return np.atleast_2d(data), float(rate)
+
+
+def load_audio(path: str | Path, front_end: FrontEnd, max_seconds: float | None = None) -> np.ndarray:
+    """Read any readable audio file as mono float32 at the front-end's sample rate.
+
+    Multi-channel files are averaged to mono and other rates resampled (soxr). Only
+    the first ``max_seconds`` are decoded when given. Raises ``AudioFileError``
+    naming the file when it is missing, unreadable, empty or holds NaN/inf samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(path, "no such file", "check the path")
+    if path.stat().st_size == 0:
+        raise AudioFileError(path, "the file is empty (0 bytes)")
+    try:
+        channels, rate = _decode(path, max_seconds)
+    except Exception as exc:  # soundfile, audioread and ffmpeg each raise their own types
+        raise AudioFileError(path, f"not a readable audio file ({type(exc).__name__}: {exc})") from exc
+    if channels.size == 0:
+        raise AudioFileError(path, "the file decodes to zero samples")
+    if not np.all(np.isfinite(channels)):
+        raise AudioFileError(path, "the file holds NaN or infinite samples")
+    mono = channels.mean(axis=0)
+    if rate != front_end.sample_rate:
+        mono = librosa.resample(mono, orig_sr=rate, target_sr=front_end.sample_rate, res_type="soxr_hq")
+    return mono.astype(np.float32)
+
+
+def fix_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
+    """Zero-pad at the end or trim ``audio`` to exactly ``n_samples`` along the last axis."""
+    return librosa.util.fix_length(audio, size=n_samples, axis=-1)
+
+
+def load_clip(path: str | Path, front_end: FrontEnd) -> np.ndarray:
+    """A fixed-length clip ``(clip_samples,)`` from an audio file (see ``load_audio``)."""
+    audio = load_audio(path, front_end, max_seconds=front_end.clip_seconds + 0.1)
+    return fix_length(audio, front_end.clip_samples)
+
+
+def stft_magnitude(audio: np.ndarray, front_end: FrontEnd) -> np.ndarray:
+    """Linear STFT magnitude ``(..., n_fft // 2 + 1, n_frames)`` of clips ``(..., samples)``."""
+    stft = librosa.stft(
+        np.asarray(audio, dtype=np.float32),
+        n_fft=front_end.n_fft,
+        hop_length=front_end.hop_length,
+        window="hann",
+        center=True,
+    )
+    return np.abs(stft)
+
+
+def log_spectrogram(audio: np.ndarray, front_end: FrontEnd) -> np.ndarray:
+    """dB magnitude spectrogram ``(..., n_freq, n_frames)``, Nyquist bin cropped.
+
+    Values are ``20 log10(max(|STFT|, amin))``, so silence gives the finite floor
+    ``front_end.db_floor`` rather than ``-inf``.
+    """
+    magnitude = stft_magnitude(audio, front_end)[..., : front_end.n_freq, :]
+    return (20.0 * np.log10(np.maximum(magnitude, front_end.amin))).astype(np.float32)
+
+
+def spectrogram_to_magnitude(spectrogram_db: np.ndarray, front_end: FrontEnd) -> np.ndarray:
+    """Undo ``log_spectrogram``: linear magnitude with the cropped Nyquist bin restored as silence."""
+    spectrogram_db = np.asarray(spectrogram_db, dtype=np.float32)
+    if spectrogram_db.shape[-2] != front_end.n_freq:
+        raise ValueError(f"expected {front_end.n_freq} frequency bins, got shape {spectrogram_db.shape}")
+    magnitude = librosa.db_to_amplitude(spectrogram_db)
+    pad = [(0, 0)] * (magnitude.ndim - 2) + [(0, 1), (0, 0)]
+    return np.pad(magnitude, pad, constant_values=front_end.amin)
+
+
+def spectrogram_to_waveform(
+    spectrogram_db: np.ndarray, front_end: FrontEnd, n_iter: int, seed: int = 0
+) -> np.ndarray:
+    """Waveforms ``(..., clip_samples)`` from dB spectrograms by fast Griffin-Lim.
+
+    librosa's Griffin-Lim with momentum 0.99 (Perraudin et al., 2013), random
+    initial phase from ``seed``; works on a whole batch at once.
+    """
+    magnitude = spectrogram_to_magnitude(spectrogram_db, front_end)
+    audio = librosa.griffinlim(
+        magnitude,
+        n_iter=n_iter,
+        hop_length=front_end.hop_length,
+        n_fft=front_end.n_fft,
+        window="hann",
+        center=True,
+        length=front_end.clip_samples,
+        momentum=0.99,
+        init="random",
+        random_state=seed,
+    )
+    return audio.astype(np.float32)
+
+
+def mel_spectrogram_db(audio: np.ndarray, front_end: FrontEnd) -> np.ndarray:
+    """Log-mel spectrogram ``(..., n_mels, n_frames)`` in dB (power, floor at ``amin**2``)."""
+    mel = librosa.feature.melspectrogram(
+        y=np.asarray(audio, dtype=np.float32),
+        sr=front_end.sample_rate,
+        n_fft=front_end.n_fft,
+        hop_length=front_end.hop_length,
+        n_mels=front_end.n_mels,
+    )
+    return librosa.power_to_db(mel, ref=1.0, amin=front_end.amin**2).astype(np.float32)
+
+
+def mfcc(audio: np.ndarray, front_end: FrontEnd) -> np.ndarray:
+    """MFCCs ``(..., n_mfcc, n_frames)`` computed from ``mel_spectrogram_db``."""
+    return librosa.feature.mfcc(S=mel_spectrogram_db(audio, front_end), n_mfcc=front_end.n_mfcc).astype(
+        np.float32
+    )
+
+
+@dataclass(frozen=True)
+class NormStats:
+    """Per-frequency mean and standard deviation of dB spectrograms (training split only)."""
+
+    mean_db: np.ndarray  # (n_freq,)
+    std_db: np.ndarray  # (n_freq,)
+
+    def to_dict(self) -> dict:
+        return {"mean_db": self.mean_db.tolist(), "std_db": self.std_db.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NormStats:
+        mean, std = np.asarray(data["mean_db"]), np.asarray(data["std_db"])
+        if mean.shape != std.shape or mean.ndim != 1 or np.any(std <= 0):
+            raise ValueError("normalisation stats need equal-length mean_db and positive std_db")
+        return cls(mean_db=mean.astype(np.float64), std_db=std.astype(np.float64))
+
+
+def fit_norm_stats(spectrograms_db: np.ndarray, min_std_db: float = 1.0) -> NormStats:
+    """Fit ``NormStats`` on training spectrograms ``(batch, n_freq, n_frames)``.
+
+    Each frequency row gets its own mean and spread over all clips and frames; the
+    spread is floored at ``min_std_db`` so a silent band cannot divide by zero.
+    """
+    data = np.asarray(spectrograms_db, dtype=np.float64)
+    mean = data.mean(axis=(0, 2))
+    std = np.maximum(data.std(axis=(0, 2)), min_std_db)
+    return NormStats(mean_db=mean, std_db=std)
+
+
+def normalise(spectrograms_db: np.ndarray, stats: NormStats) -> np.ndarray:
+    """``(x - mean) / std`` per frequency row; shape ``(..., n_freq, n_frames)`` kept."""
+    mean, std = stats.mean_db[:, None], stats.std_db[:, None]
+    return ((np.asarray(spectrograms_db, np.float64) - mean) / std).astype(np.float32)
+
+
+def denormalise(spectrograms: np.ndarray, stats: NormStats) -> np.ndarray:
+    """Exact inverse of ``normalise`` (up to float32 rounding)."""
+    mean, std = stats.mean_db[:, None], stats.std_db[:, None]
+    return (np.asarray(spectrograms, np.float64) * std + mean).astype(np.float32)
+
+
+def save_norm_stats(path: str | Path, stats: NormStats, front_end: FrontEnd) -> None:
+    """Write the stats and the front-end they belong to as one JSON file, atomically."""
+    payload = {"front_end": front_end.to_dict(), **stats.to_dict()}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1))
+
+
+def load_norm_stats(path: str | Path, front_end: FrontEnd) -> NormStats:
+    """Read stats saved by ``save_norm_stats``; the front-end must match ``front_end``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing: run notebooks/01_preprocess.ipynb to create it.")
+    try:
+        payload = json.loads(path.read_text())
+        stats = NormStats.from_dict(payload)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(
+            f"{path} is not valid normalisation JSON ({exc}): rerun notebooks/01_preprocess.ipynb."
+        ) from exc
+    if payload.get("front_end") != front_end.to_dict():
+        raise ArtifactError(
+            f"{path} was made with front-end {payload.get('front_end')}, but this run uses "
+            f"{front_end.to_dict()}: rerun notebooks/01_preprocess.ipynb with the same preset."
+        )
+    return stats
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write a mono 16-bit WAV atomically, clipping to [-1, 1]; returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    return path

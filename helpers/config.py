@@ -1,0 +1,182 @@
+"""Presets, environment variables and default paths: the ground floor of ``helpers``.
+
+Every tunable number lives in a ``Preset`` here; notebooks and benchmarks read
+``load_preset()`` and never hard-code sizes. Taught in ``01_preprocess.ipynb``.
+
+Environment variables:
+
+``A2I_PRESET``        ``ci`` | ``demo`` (default) | ``full``
+``A2I_AUDIO_SOURCE``  ``sample`` (default) | ``fsdd`` | a folder of audio files
+``A2I_IMAGE_SOURCE``  ``digits`` (default) | ``mnist`` | a folder of images
+``A2I_ARTIFACTS``     root for features, models and outputs (default: the repository;
+                      ``outputs/ci`` for the ci preset, so tests never touch shipped models)
+``A2I_CACHE``         download cache (default: ``~/.keras``)
+``A2I_SEED``          overrides the preset's seed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from helpers.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_AUDIO_DIR = REPO_ROOT / "data" / "spoken_digits"
+PRESET_NAMES = ("ci", "demo", "full")
+AUDIO_SOURCES = ("sample", "fsdd")
+IMAGE_SOURCES = ("digits", "mnist")
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """Audio front-end parameters; saved with every artifact and checked on load.
+
+    The STFT has ``n_fft // 2 + 1`` bins; the top (Nyquist) bin is cropped so a
+    spectrogram is ``(n_freq, n_frames)`` = 128 x 128 by default, and restored as
+    silence before inversion.
+    """
+
+    sample_rate: int = 8000
+    clip_samples: int = 8128  # 127 hops + 1: exactly 128 centred STFT frames
+    n_fft: int = 256
+    hop_length: int = 64
+    amin: float = 1e-5  # magnitude floor: spectrograms never go below -100 dB
+    n_mels: int = 64
+    n_mfcc: int = 20
+
+    @property
+    def n_freq(self) -> int:
+        """Frequency bins kept (the Nyquist bin is dropped)."""
+        return self.n_fft // 2
+
+    @property
+    def n_frames(self) -> int:
+        """STFT frames per clip (centred frames)."""
+        return 1 + self.clip_samples // self.hop_length
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.clip_samples / self.sample_rate
+
+    @property
+    def db_floor(self) -> float:
+        """The lowest value a dB spectrogram can hold."""
+        return 20.0 * math.log10(self.amin)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every size, budget and count one run of the suite uses."""
+
+    name: str
+    front_end: FrontEnd = field(default_factory=FrontEnd)
+    max_voices: int | None = None  # cap on speakers/voices loaded (None: all)
+    max_images: int | None = None  # cap on images loaded (None: all)
+    test_fraction: float = 0.2  # share of voices (and images) held out
+    gl_iterations: int = 100  # Griffin-Lim iterations
+    image_size: int = 32  # side of generated images, in pixels
+    seed: int = 1234
+
+
+PRESETS: dict[str, Preset] = {
+    "ci": Preset(name="ci", max_voices=10, max_images=300, gl_iterations=16),
+    "demo": Preset(name="demo", gl_iterations=100),
+    "full": Preset(name="full", gl_iterations=200),
+}
+
+
+def load_preset(name: str | None = None) -> Preset:
+    """The preset named by ``name`` or ``$A2I_PRESET`` (default ``demo``), seed overrides applied."""
+    name = (name or os.environ.get("A2I_PRESET") or "demo").strip().lower()
+    if name not in PRESETS:
+        raise ConfigError(
+            f"Unknown preset {name!r} (from A2I_PRESET). Valid presets: {', '.join(PRESET_NAMES)}."
+        )
+    preset = PRESETS[name]
+    seed = os.environ.get("A2I_SEED")
+    if seed:
+        if not seed.strip().isdigit():
+            raise ConfigError(f"A2I_SEED must be a non-negative integer, got {seed!r}.")
+        preset = dataclasses.replace(preset, seed=int(seed))
+    return preset
+
+
+def _source(var: str, default: str, named: tuple[str, ...], value: str | None) -> str:
+    value = (value or os.environ.get(var) or default).strip()
+    if value.lower() in named:
+        return value.lower()
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    raise ConfigError(
+        f"{var}={value!r} is neither a known source ({', '.join(named)}) nor an existing "
+        "folder. Set it to one of those names or to the path of a folder of files."
+    )
+
+
+def audio_source(value: str | None = None) -> str:
+    """``sample``, ``fsdd`` or an absolute folder path, from ``value`` or ``$A2I_AUDIO_SOURCE``."""
+    return _source("A2I_AUDIO_SOURCE", "sample", AUDIO_SOURCES, value)
+
+
+def image_source(value: str | None = None) -> str:
+    """``digits``, ``mnist`` or an absolute folder path, from ``value`` or ``$A2I_IMAGE_SOURCE``."""
+    return _source("A2I_IMAGE_SOURCE", "digits", IMAGE_SOURCES, value)
+
+
+def source_tag(source: str) -> str:
+    """A short file-name-safe name for a source (a folder becomes ``folder-<name>``)."""
+    if source in AUDIO_SOURCES + IMAGE_SOURCES:
+        return source
+    return "folder-" + re.sub(r"[^A-Za-z0-9]+", "-", Path(source).name).strip("-").lower()
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a run reads and writes; everything hangs off one root."""
+
+    root: Path
+    cache: Path
+
+    @property
+    def features(self) -> Path:
+        return self.root / "features"
+
+    @property
+    def audio_model(self) -> Path:
+        return self.root / "audio_model"
+
+    @property
+    def image_model(self) -> Path:
+        return self.root / "image_model"
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs"
+
+
+def paths(preset: Preset | None = None) -> Paths:
+    """Artifact and cache locations from ``$A2I_ARTIFACTS`` and ``$A2I_CACHE``.
+
+    Without ``A2I_ARTIFACTS`` the ci preset writes under ``outputs/ci`` (ignored by
+    git) so that quick runs never replace the shipped demo models.
+    """
+    preset = preset or load_preset()
+    root_env = os.environ.get("A2I_ARTIFACTS")
+    if root_env:
+        root = Path(root_env).expanduser().resolve()
+    elif preset.name == "ci":
+        root = REPO_ROOT / "outputs" / "ci"
+    else:
+        root = REPO_ROOT
+    cache_env = os.environ.get("A2I_CACHE")
+    cache = Path(cache_env).expanduser().resolve() if cache_env else Path.home() / ".keras"
+    return Paths(root=root, cache=cache)

@@ -1,0 +1,122 @@
+"""Images: loading any PIL-readable file, resizing, scaling, writing PNG/JPEG, grids.
+
+Pixels are float32 in [0, 1], shaped ``(height, width, channels)`` with 1 (grey) or
+3 (RGB) channels. Taught in ``01_preprocess.ipynb``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from helpers.artifacts import atomic_path
+from helpers.errors import ImageFileError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def _to_array(image: Image.Image, channels: int) -> np.ndarray:
+    """Pixels of ``image`` as float32 [0, 1], transparency composited onto black."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        pixels = np.asarray(image, dtype=np.float32)
+        # "I" and "I;16*" hold 16-bit samples; float images are [0, 1] if they fit, else 8-bit scale
+        float_peak = 1.0 if pixels.max(initial=0.0) <= 1.0 else 255.0
+        peak = float_peak if image.mode == "F" else 65535.0
+        image = Image.fromarray(np.clip(pixels / peak * 255.0, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGBA", image.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    image = image.convert("L" if channels == 1 else "RGB")
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    return pixels[..., None] if channels == 1 else pixels
+
+
+def is_greyscale(image: Image.Image) -> bool:
+    """True when ``image`` has no colour: a grey mode, or a palette/RGB with equal channels."""
+    if image.mode in _GREY_MODES:
+        return True
+    rgb = np.asarray(image.convert("RGB").resize((32, 32)), dtype=np.int16)
+    return bool(np.abs(rgb[..., 0] - rgb[..., 1]).max() < 3 and np.abs(rgb[..., 1] - rgb[..., 2]).max() < 3)
+
+
+def load_image(path: str | Path, size: int, channels: int | None = 1) -> np.ndarray:
+    """Read an image as ``(size, size, channels)`` float32 in [0, 1].
+
+    Non-square images are centre-cropped to a square before resizing; EXIF rotation
+    is applied; 16-bit and palette images are converted; alpha is composited onto
+    black. ``channels=None`` keeps colour only if the file has any. Raises
+    ``ImageFileError`` naming the file when it cannot be decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageFileError(path, "no such file", "check the path")
+    try:
+        with Image.open(path) as opened:
+            opened.draft(None, (size * 2, size * 2))  # JPEG: decode big photos at reduced size
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageFileError(path, f"not a readable image ({type(exc).__name__}: {exc})") from exc
+    if channels is None:
+        channels = 1 if is_greyscale(image) else 3
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1, 3 or None, got {channels}")
+    image = ImageOps.fit(image, (min(image.size),) * 2) if image.size[0] != image.size[1] else image
+    pixels = _to_array(image, channels)
+    return resize_images(pixels[None], size)[0]
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize ``(n, h, w, c)`` images in [0, 1] to ``(n, size, size, c)`` (bicubic, clipped)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.shape[1:3] == (size, size):
+        return images
+    out = np.empty((len(images), size, size, images.shape[-1]), dtype=np.float32)
+    for i, image in enumerate(images):
+        for c in range(images.shape[-1]):
+            plane = Image.fromarray(image[..., c], mode="F")
+            out[i, ..., c] = np.asarray(plane.resize((size, size), Image.Resampling.BICUBIC))
+    return np.clip(out, 0.0, 1.0)
+
+
+def to_tanh_range(images: np.ndarray) -> np.ndarray:
+    """[0, 1] pixels to [-1, 1] (the range of a tanh generator)."""
+    return np.asarray(images, dtype=np.float32) * 2.0 - 1.0
+
+
+def from_tanh_range(images: np.ndarray) -> np.ndarray:
+    """[-1, 1] pixels back to [0, 1], clipped."""
+    return np.clip((np.asarray(images, dtype=np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def save_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
+    """Write a ``(h, w, 1 or 3)`` [0, 1] image as PNG or JPEG (by suffix), atomically."""
+    path = Path(path)
+    pixels = np.round(np.clip(np.asarray(image), 0.0, 1.0) * 255.0).astype(np.uint8)
+    pil = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".jpg", ".jpeg"):
+        raise ValueError(f"{path}: write images as .png, .jpg or .jpeg")
+    with atomic_path(path) as tmp:
+        if suffix == ".png":
+            pil.save(tmp, format="PNG")
+        else:
+            pil.save(tmp, format="JPEG", quality=quality)
+    return path
+
+
+def image_grid(images: np.ndarray, n_cols: int, pad: int = 1) -> np.ndarray:
+    """Tile ``(n, h, w, c)`` images into one ``(rows*(h+pad)-pad, cols*(w+pad)-pad, c)`` image."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    n_rows = -(-n // n_cols)
+    grid = np.ones((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad, c), dtype=images.dtype)
+    for i, image in enumerate(images):
+        r, col = divmod(i, n_cols)
+        grid[r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = image
+    return grid

@@ -1,0 +1,56 @@
+"""Audio, image and latent metrics, each a small pure function on numpy arrays.
+
+Magnitudes are linear STFT magnitudes ``(..., freq, frames)``; every metric returns
+one value per leading index (per clip). Taught in ``01_preprocess.ipynb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers.audio import log_spectrogram, spectrogram_to_waveform, stft_magnitude
+from helpers.config import FrontEnd
+
+
+def spectral_convergence_db(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+    """``20 log10(||R - E||_F / ||R||_F)`` per clip, in dB (lower is better; 0 dB = as large as R).
+
+    Spectral convergence measures the relative error of linear magnitudes, so loud
+    bins dominate it.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    estimate = np.asarray(estimate, dtype=np.float64)
+    error = np.linalg.norm(reference - estimate, axis=(-2, -1))
+    norm = np.maximum(np.linalg.norm(reference, axis=(-2, -1)), 1e-12)
+    return 20.0 * np.log10(np.maximum(error, 1e-12) / norm)
+
+
+def log_spectral_distance_db(reference: np.ndarray, estimate: np.ndarray, amin: float = 1e-5) -> np.ndarray:
+    """Log-spectral distance per clip, in dB (lower is better).
+
+    For each frame, the root-mean-square over frequency of the difference between
+    the two power spectra in dB (magnitudes floored at ``amin``), averaged over frames.
+    """
+    ref_db = 20.0 * np.log10(np.maximum(np.asarray(reference, dtype=np.float64), amin))
+    est_db = 20.0 * np.log10(np.maximum(np.asarray(estimate, dtype=np.float64), amin))
+    per_frame = np.sqrt(np.mean((ref_db - est_db) ** 2, axis=-2))
+    return per_frame.mean(axis=-1)
+
+
+def griffin_lim_floor(
+    clips: np.ndarray, front_end: FrontEnd, n_iter: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reconstruct ``clips`` from their own dB spectrograms; the best any later stage can do.
+
+    Returns ``(reconstructed (n, samples), sc_db (n,), lsd_db (n,))``, comparing the
+    STFT magnitudes of the originals and of the reconstructions.
+    """
+    spectrograms_db = log_spectrogram(clips, front_end)
+    reconstructed = spectrogram_to_waveform(spectrograms_db, front_end, n_iter, seed)
+    reference = stft_magnitude(clips, front_end)
+    estimate = stft_magnitude(reconstructed, front_end)
+    return (
+        reconstructed,
+        spectral_convergence_db(reference, estimate),
+        log_spectral_distance_db(reference, estimate, front_end.amin),
+    )

@@ -1,0 +1,86 @@
+"""The figures the notebooks show. Each function returns a matplotlib ``Figure``.
+
+Taught in ``01_preprocess.ipynb``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa.display
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from helpers.config import FrontEnd
+
+
+def show_spectrogram(ax: Axes, spectrogram_db: np.ndarray, front_end: FrontEnd, title: str = "") -> None:
+    """Draw one dB spectrogram ``(n_freq, n_frames)`` with time and frequency axes (80 dB range)."""
+    spectrogram_db = np.squeeze(spectrogram_db)
+    librosa.display.specshow(
+        spectrogram_db,
+        sr=front_end.sample_rate,
+        hop_length=front_end.hop_length,
+        n_fft=front_end.n_fft,
+        y_coords=np.arange(front_end.n_freq) * front_end.sample_rate / front_end.n_fft,
+        x_axis="time",
+        y_axis="linear",
+        ax=ax,
+        cmap="magma",
+        vmin=float(spectrogram_db.max()) - 80.0,
+        vmax=float(spectrogram_db.max()),
+    )
+    ax.set_title(title, fontsize=9)
+
+
+def digit_examples_figure(
+    clips: np.ndarray, spectrograms_db: np.ndarray, digits: np.ndarray, front_end: FrontEnd
+) -> Figure:
+    """One waveform and one spectrogram per digit 0-9 (first clip of each digit)."""
+    fig, axes = plt.subplots(4, 5, figsize=(16, 9), constrained_layout=True)
+    time_axis = np.arange(front_end.clip_samples) / front_end.sample_rate
+    for digit in range(10):
+        row, col = 2 * (digit // 5), digit % 5
+        matches = np.flatnonzero(digits == digit)
+        if len(matches) == 0:
+            axes[row, col].set_axis_off()
+            axes[row + 1, col].set_axis_off()
+            continue
+        i = matches[0]
+        axes[row, col].plot(time_axis, clips[i], linewidth=0.6)
+        axes[row, col].set(title=f"digit {digit}: waveform", xlim=(0, time_axis[-1]), ylim=(-1, 1))
+        show_spectrogram(axes[row + 1, col], spectrograms_db[i], front_end, f"digit {digit}: dB spectrogram")
+    return fig
+
+
+def histograms_figure(values: dict[str, np.ndarray], title: str) -> Figure:
+    """Side-by-side histograms, one per named array (e.g. SC and LSD per clip)."""
+    fig, axes = plt.subplots(1, len(values), figsize=(5 * len(values), 3.2), constrained_layout=True)
+    for ax, (name, data) in zip(np.atleast_1d(axes), values.items(), strict=True):
+        ax.hist(data, bins=30, color="tab:blue", alpha=0.8)
+        ax.axvline(np.median(data), color="black", linestyle="--", label=f"median {np.median(data):.1f}")
+        ax.set(xlabel=name, ylabel="clips")
+        ax.legend()
+    fig.suptitle(title)
+    return fig
+
+
+def image_row_figure(images: np.ndarray, labels: np.ndarray, title: str) -> Figure:
+    """A row of images with their labels as titles; images ``(n, h, w, c)`` in [0, 1]."""
+    fig, axes = plt.subplots(1, len(images), figsize=(1.3 * len(images), 1.8), constrained_layout=True)
+    for ax, image, label in zip(np.atleast_1d(axes), images, labels, strict=True):
+        ax.imshow(np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+        ax.set_title(str(label), fontsize=9)
+        ax.set_axis_off()
+    fig.suptitle(title)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save ``fig`` as a PNG (creating the folder) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path

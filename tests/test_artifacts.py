@@ -1,0 +1,22 @@
+import numpy as np
+import pytest
+
+from helpers import artifacts
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path):
+    path = artifacts.save_json(tmp_path / "config.json", {"version": 1})
+    with pytest.raises(RuntimeError), artifacts.atomic_path(path) as tmp:
+        tmp.write_text('{"version": 2, "trunc')
+        raise RuntimeError("interrupted half-way")
+    assert path.read_text().strip() == '{\n "version": 1\n}'
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"], "temporary file removed"
+
+
+def test_arrays_round_trip_without_pickle(tmp_path):
+    path = artifacts.save_arrays(tmp_path / "a.npz", x=np.arange(3), names=np.array(["a", "bb"]))
+    loaded = artifacts.load_arrays(path)
+    assert loaded["x"].tolist() == [0, 1, 2] and loaded["names"].tolist() == ["a", "bb"]
+    with pytest.raises(ValueError):
+        artifacts.save_arrays(tmp_path / "b.npz", bad=np.array([{"a": 1}], dtype=object))
+        artifacts.load_arrays(tmp_path / "b.npz")
