@@ -1,19 +1,24 @@
-"""Atomic writes: a file is written under a temporary name and renamed into place.
+"""Atomic writes and model bundles: nothing already saved is lost or half-overwritten.
 
-An interrupted save therefore leaves the previous file intact. Taught in
-``01_preprocess.ipynb``; later notebooks save models through the same helpers.
+A file is written under a temporary name and renamed into place; a bundle of Keras
+models is committed by replacing its ``config.json``. Taught in ``01_preprocess.ipynb``
+(files) and ``02_audio_autoencoder.ipynb`` (bundles).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from helpers.errors import ArtifactError
 
 
 @contextlib.contextmanager
@@ -36,10 +41,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def to_json(data: object, indent: int = 0) -> str:
+    """JSON with one key per line, but each list of numbers (or row of a matrix) on one line."""
+    pad, inner = " " * indent, " " * (indent + 1)
+    if isinstance(data, dict) and data:
+        items = [
+            f"{inner}{json.dumps(str(key))}: {to_json(value, indent + 1)}" for key, value in data.items()
+        ]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(data, list) and data and all(isinstance(item, list) for item in data):
+        return "[\n" + ",\n".join(inner + json.dumps(row) for row in data) + f"\n{pad}]"
+    if isinstance(data, list) and any(isinstance(item, (dict, list)) for item in data):
+        return "[\n" + ",\n".join(inner + to_json(item, indent + 1) for item in data) + f"\n{pad}]"
+    return json.dumps(data)
+
+
 def save_json(path: str | Path, data: dict) -> Path:
-    """Write ``data`` as indented JSON, atomically."""
+    """Write ``data`` as readable JSON (see ``to_json``), atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.write_text(to_json(data) + "\n")
     return Path(path)
 
 
@@ -54,3 +74,76 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """Read an ``.npz`` written by ``save_arrays`` with pickle disabled."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model_bundle(folder: str | Path, models: dict, config: dict) -> Path:
+    """Save Keras models and their ``config.json`` so that a crash never mixes two versions.
+
+    Each model goes to a new file ``<name>.<token>.keras``; then ``config.json``, which
+    names those files with their SHA-256, replaces the old one in a single atomic
+    rename (the commit point); only then are files of the previous version deleted.
+    An interrupted save therefore leaves the previous bundle loadable.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    files, hashes = {}, {}
+    for name, model in models.items():
+        filename = f"{name}.{token}.keras"
+        with atomic_path(folder / filename) as tmp:
+            model.save(tmp)
+        files[name], hashes[name] = filename, file_sha256(folder / filename)
+    save_json(folder / "config.json", {**config, "files": files, "sha256": hashes})
+    for stale in folder.glob("*.keras"):
+        if stale.name not in files.values():
+            stale.unlink()
+    return folder
+
+
+def load_bundle_config(folder: str | Path, notebook: str) -> dict:
+    """Read and check ``config.json`` of a bundle; errors name the file and ``notebook`` to rerun."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing: run notebooks/{notebook} to train and save the model.")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is not valid JSON ({exc}): rerun notebooks/{notebook}.") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("files"), dict):
+        raise ArtifactError(f"{path} lists no model files: rerun notebooks/{notebook}.")
+    return config
+
+
+def load_model_bundle(folder: str | Path, notebook: str) -> tuple[dict, dict]:
+    """Load the models a ``config.json`` names, after checking each file's SHA-256.
+
+    Models load in Keras safe mode (no arbitrary code), uncompiled.
+    """
+    import keras  # imported here so that audio-only code never pays for TensorFlow
+
+    folder = Path(folder)
+    config = load_bundle_config(folder, notebook)
+    models = {}
+    for name, filename in config["files"].items():
+        path = folder / filename
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing (named in config.json): rerun notebooks/{notebook}.")
+        if file_sha256(path) != config.get("sha256", {}).get(name):
+            raise ArtifactError(
+                f"{path} does not match the checksum in config.json (truncated or replaced): "
+                f"rerun notebooks/{notebook}."
+            )
+        try:
+            models[name] = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:  # zip, HDF5 and deserialisation errors
+            raise ArtifactError(f"{path} could not be loaded ({exc}): rerun notebooks/{notebook}.") from exc
+    return models, config

@@ -15,7 +15,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from helpers.artifacts import atomic_path
+from helpers.artifacts import atomic_path, save_json
 from helpers.config import FrontEnd
 from helpers.errors import ArtifactError, AudioFileError
 
@@ -193,9 +193,7 @@ def denormalise(spectrograms: np.ndarray, stats: NormStats) -> np.ndarray:
 
 def save_norm_stats(path: str | Path, stats: NormStats, front_end: FrontEnd) -> None:
     """Write the stats and the front-end they belong to as one JSON file, atomically."""
-    payload = {"front_end": front_end.to_dict(), **stats.to_dict()}
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=1))
+    save_json(path, {"front_end": front_end.to_dict(), **stats.to_dict()})
 
 
 def load_norm_stats(path: str | Path, front_end: FrontEnd) -> NormStats:

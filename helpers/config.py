@@ -45,7 +45,7 @@ class FrontEnd:
     clip_samples: int = 8128  # 127 hops + 1: exactly 128 centred STFT frames
     n_fft: int = 256
     hop_length: int = 64
-    amin: float = 1e-5  # magnitude floor: spectrograms never go below -100 dB
+    amin: float = 1e-3  # magnitude floor: spectrograms never go below -60 dB (80 dB under loud speech)
     n_mels: int = 64
     n_mfcc: int = 20
 
@@ -73,6 +73,20 @@ class FrontEnd:
 
 
 @dataclass(frozen=True)
+class AutoencoderConfig:
+    """Size and training budget of the spectrogram VAE (``02_audio_autoencoder.ipynb``)."""
+
+    latent_dim: int = 128  # the size of z, shared with the generator
+    filters: tuple[int, ...] = (256, 256, 256, 256)  # channels of each stride-2 stage: 128 -> 8 frames
+    epochs: int = 60
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    kl_weight: float = 1e-3  # weight of the KL term per latent dimension
+    db_weight: float = 1.0  # weight of the squared error of normalised dB values (every bin alike)
+    loud_weight: float = 1.0  # weight of the same error weighted by the target's magnitude (loud bins)
+
+
+@dataclass(frozen=True)
 class Preset:
     """Every size, budget and count one run of the suite uses."""
 
@@ -84,10 +98,17 @@ class Preset:
     gl_iterations: int = 100  # Griffin-Lim iterations
     image_size: int = 32  # side of generated images, in pixels
     seed: int = 1234
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
 
 
 PRESETS: dict[str, Preset] = {
-    "ci": Preset(name="ci", max_voices=10, max_images=300, gl_iterations=16),
+    "ci": Preset(
+        name="ci",
+        max_voices=10,
+        max_images=300,
+        gl_iterations=16,
+        autoencoder=AutoencoderConfig(latent_dim=16, filters=(32, 32, 64, 64), epochs=2, batch_size=16),
+    ),
     "demo": Preset(name="demo", gl_iterations=100),
     "full": Preset(name="full", gl_iterations=200),
 }

@@ -37,6 +37,18 @@ def log_spectral_distance_db(reference: np.ndarray, estimate: np.ndarray, amin: 
     return per_frame.mean(axis=-1)
 
 
+def spectrogram_scores(
+    clips: np.ndarray, estimates: np.ndarray, front_end: FrontEnd
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-clip ``(sc_db, lsd_db)`` of waveforms ``estimates`` against ``clips``, both ``(n, samples)``."""
+    reference = stft_magnitude(clips, front_end)
+    estimate = stft_magnitude(estimates, front_end)
+    return (
+        spectral_convergence_db(reference, estimate),
+        log_spectral_distance_db(reference, estimate, front_end.amin),
+    )
+
+
 def griffin_lim_floor(
     clips: np.ndarray, front_end: FrontEnd, n_iter: int, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,12 +57,25 @@ def griffin_lim_floor(
     Returns ``(reconstructed (n, samples), sc_db (n,), lsd_db (n,))``, comparing the
     STFT magnitudes of the originals and of the reconstructions.
     """
-    spectrograms_db = log_spectrogram(clips, front_end)
-    reconstructed = spectrogram_to_waveform(spectrograms_db, front_end, n_iter, seed)
-    reference = stft_magnitude(clips, front_end)
-    estimate = stft_magnitude(reconstructed, front_end)
-    return (
-        reconstructed,
-        spectral_convergence_db(reference, estimate),
-        log_spectral_distance_db(reference, estimate, front_end.amin),
-    )
+    reconstructed = spectrogram_to_waveform(log_spectrogram(clips, front_end), front_end, n_iter, seed)
+    return (reconstructed, *spectrogram_scores(clips, reconstructed, front_end))
+
+
+def stoi_joined(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
+    """STOI (pystoi) of clips ``(n, samples)`` joined end to end into one signal each.
+
+    STOI needs more context than a sub-second clip gives, so the clips are
+    concatenated and scored once. The reference's silent frames are dropped by pystoi.
+    """
+    from pystoi import stoi
+
+    return float(stoi(np.ravel(reference), np.ravel(estimate), sample_rate, extended=False))
+
+
+def latent_moments(latents: np.ndarray) -> dict[str, float]:
+    """How close latents ``(n, d)`` are to N(0, I): mean |per-dimension mean| and mean std."""
+    latents = np.asarray(latents, dtype=np.float64)
+    return {
+        "latent_mean_abs": float(np.abs(latents.mean(axis=0)).mean()),
+        "latent_std_mean": float(latents.std(axis=0).mean()),
+    }

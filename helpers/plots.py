@@ -84,3 +84,44 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
+
+
+def loss_curves_figure(history: dict[str, list[float]], keys: list[str], title: str) -> Figure:
+    """One panel per loss key: training curve and, when logged, the validation curve."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), constrained_layout=True)
+    for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
+        ax.plot(history[key], label="train")
+        if f"val_{key}" in history:
+            ax.plot(history[f"val_{key}"], label="held-out voices")
+        ax.set(title=key, xlabel="epoch")
+        ax.legend()
+    fig.suptitle(title)
+    return fig
+
+
+def latent_pca_figure(latents: np.ndarray, labels: np.ndarray, title: str) -> Figure:
+    """Latents ``(n, d)`` projected on their first two principal components, coloured by label."""
+    from sklearn.decomposition import PCA
+
+    points = PCA(n_components=2).fit_transform(latents)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), constrained_layout=True)
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=14, vmin=-0.5, vmax=9.5)
+    fig.colorbar(scatter, ax=ax, ticks=range(10), label="digit")
+    ax.set(title=title, xlabel="PC 1", ylabel="PC 2")
+    return fig
+
+
+def spectrogram_rows_figure(
+    rows: dict[str, np.ndarray], front_end: FrontEnd, column_titles: list[str]
+) -> Figure:
+    """A grid of dB spectrograms: one row per name in ``rows`` (each ``(n, F, T)``), one column per clip."""
+    n_cols = len(column_titles)
+    fig, axes = plt.subplots(
+        len(rows), n_cols, figsize=(2.3 * n_cols, 2.2 * len(rows)), constrained_layout=True
+    )
+    axes = np.atleast_2d(axes)
+    for r, (name, spectrograms) in enumerate(rows.items()):
+        for c in range(n_cols):
+            show_spectrogram(axes[r, c], spectrograms[c], front_end, f"{column_titles[c]}: {name}")
+            axes[r, c].set(xlabel="", ylabel="")
+    return fig

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -20,3 +22,15 @@ def test_arrays_round_trip_without_pickle(tmp_path):
     with pytest.raises(ValueError):
         artifacts.save_arrays(tmp_path / "b.npz", bad=np.array([{"a": 1}], dtype=object))
         artifacts.load_arrays(tmp_path / "b.npz")
+
+
+def test_json_keeps_numbers_on_one_line_and_round_trips(tmp_path):
+    data = {
+        "matrix": [[1.5, 2.0], [3.0, 4.0]],
+        "vector": [1, 2, 3],
+        "nested": {"list": [{"a": None}], "empty": {}},
+    }
+    path = artifacts.save_json(tmp_path / "c.json", data)
+    text = path.read_text()
+    assert json.loads(text) == data
+    assert "[1.5, 2.0]" in text and "[1, 2, 3]" in text

@@ -7,19 +7,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_benchmark(script: str, artifacts: Path, *args: str, check: bool = True):
+    """Run ``benchmarks/<script>`` in the ci preset; the completed process."""
+    env = {**os.environ, "A2I_PRESET": "ci", "A2I_ARTIFACTS": str(artifacts)}
+    command = [sys.executable, f"benchmarks/{script}", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=check)
+
+
 def test_preprocess_benchmark_prints_one_json_object(tmp_path):
-    env = {**os.environ, "A2I_PRESET": "ci", "A2I_ARTIFACTS": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "benchmarks/preprocess.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report = json.loads(result.stdout)
+    report = json.loads(run_benchmark("preprocess.py", tmp_path).stdout)
     for key in ("clips", "seconds", "clips_per_second", "gl_iterations", "gl_sc_db", "gl_lsd_db"):
         assert key in report
     assert report["clips"] == 100 and report["gl_iterations"] == 16
     assert report["gl_sc_db"] < -12 and report["clips_per_second"] > 0
     assert (tmp_path / "features" / "ci-sample" / "train.npz").is_file()
+
+
+def test_autoencoder_benchmark_trains_and_measures(tmp_path):
+    report = json.loads(run_benchmark("autoencoder.py", tmp_path).stdout)
+    expected = ("latent_dim", "epochs", "train_seconds", "sc_db", "lsd_db", "stoi", "gl_floor_sc_db")
+    for key in (*expected, "baseline_sc_db", "latent_mean_abs", "latent_std_mean"):
+        assert key in report
+    assert report["latent_dim"] == 16 and report["epochs"] == 2 and report["train_seconds"] > 0
+    assert report["gl_floor_sc_db"] < report["sc_db"] < 0.0
+    assert 0.0 <= report["stoi"] <= 1.0
+    assert not (tmp_path / "audio_model").exists(), "the benchmark never writes the model folder"
+
+
+def test_autoencoder_benchmark_without_a_model_says_what_to_run(tmp_path):
+    result = run_benchmark("autoencoder.py", tmp_path, "--no-train", check=False)
+    assert result.returncode != 0 and "02_audio_autoencoder" in result.stderr

@@ -33,7 +33,7 @@ def test_seed_override(monkeypatch):
 def test_front_end_gives_square_spectrograms():
     fe = config.load_preset("demo").front_end
     assert (fe.n_freq, fe.n_frames) == (128, 128)
-    assert fe.db_floor == pytest.approx(-100.0)
+    assert fe.db_floor == pytest.approx(-60.0)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,70 @@
+"""Benchmark the audio autoencoder: train it (or load it) and measure it on held-out voices.
+
+    python benchmarks/autoencoder.py             # train with the preset's budget, then measure
+    python benchmarks/autoencoder.py --no-train  # measure the saved audio_model/ instead
+
+Honours A2I_PRESET, A2I_AUDIO_SOURCE and A2I_ARTIFACTS; builds the features first if
+``01_preprocess.ipynb`` has not. Training checkpoints to a temporary folder and never
+touches ``audio_model/``. Prints one JSON
+object: latent_dim, epochs, train_seconds, sc_db, lsd_db, stoi, gl_floor_sc_db,
+baseline_sc_db, latent_mean_abs, latent_std_mean (and a few more).
+Targets (demo, 2 cores): train < 8 min; sc_db <= -6 and 6 dB under baseline_sc_db;
+latent_mean_abs <= 0.1; 0.9 <= latent_std_mean <= 1.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from helpers import config, datasets, features
+from helpers.evaluation import evaluate_audio_codec
+from helpers.models.autoencoder import build_vae, load_audio_codec, train_audio_codec
+from helpers.training import steps_per_epoch
+
+
+def main(no_train: bool) -> dict:
+    preset = config.load_preset()
+    paths = config.paths(preset)
+    source = config.audio_source()
+    folder = features.features_dir(paths, preset, source)
+    if not (folder / "test.npz").is_file():
+        features.prepare_features(datasets.audio_catalog(source, paths), preset, folder)
+    train, test = features.load_split(folder, "train"), features.load_split(folder, "test")
+    stats = features.load_stats(folder, preset.front_end)
+
+    if no_train:
+        codec, saved = load_audio_codec(paths.audio_model, preset.front_end)
+        epochs, seconds = saved.get("epochs"), saved.get("train_seconds")
+    else:
+        work_dir = Path(tempfile.mkdtemp(prefix="a2i-autoencoder-"))
+        try:
+            start = time.perf_counter()
+            batches = steps_per_epoch(len(train), preset.autoencoder.batch_size)
+            vae = build_vae(train.spectrograms.shape[1:], stats, preset.autoencoder, batches)
+            codec, _ = train_audio_codec(vae, train, test, preset, work_dir, verbose=0)
+            seconds = time.perf_counter() - start
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        epochs = preset.autoencoder.epochs
+    report = evaluate_audio_codec(codec, train, test, preset)
+    return {
+        "preset": preset.name,
+        "source": source,
+        "epochs": epochs,
+        "train_seconds": None if seconds is None else round(seconds, 1),
+        **{
+            key: round(value, 4) if isinstance(value, float) else value
+            for key, value in report.summary.items()
+        },
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Train or load the audio autoencoder and measure it.")
+    parser.add_argument("--no-train", action="store_true", help="measure the saved audio_model/")
+    print(json.dumps(main(parser.parse_args().no_train)))

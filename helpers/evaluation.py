@@ -1,0 +1,67 @@
+"""Measure a trained stage on the held-out split; notebooks and benchmarks share these.
+
+Taught in ``02_audio_autoencoder.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from helpers.audio import denormalise, spectrogram_to_waveform
+from helpers.config import Preset
+from helpers.features import FeatureSplit
+from helpers.metrics import griffin_lim_floor, latent_moments, spectrogram_scores, stoi_joined
+from helpers.models.autoencoder import AudioCodec
+
+
+def digit_mean_baseline(train: FeatureSplit, test: FeatureSplit, codec: AudioCodec) -> np.ndarray:
+    """A trivial reference: each test clip's dB spectrogram replaced by the mean training
+    spectrogram of its digit (the overall mean for unlabelled clips). ``(n, F, T)``."""
+    train_db = denormalise(train.spectrograms[..., 0], codec.stats)
+    overall = train_db.mean(axis=0)
+    means = {d: train_db[train.digits == d].mean(axis=0) for d in np.unique(train.digits) if d >= 0}
+    return np.stack([means.get(int(d), overall) for d in test.digits])
+
+
+@dataclass
+class CodecReport:
+    """The autoencoder's measurements: per-clip scores, the rebuilt audio and a JSON summary."""
+
+    summary: dict
+    latents: np.ndarray  # (n, d) whitened test latents
+    rebuilt_clips: np.ndarray  # (n, samples) through the autoencoder and Griffin-Lim
+    floor_clips: np.ndarray  # (n, samples) Griffin-Lim from the true magnitudes
+    sc_db: np.ndarray
+    lsd_db: np.ndarray
+
+
+def evaluate_audio_codec(
+    codec: AudioCodec, train: FeatureSplit, test: FeatureSplit, preset: Preset
+) -> CodecReport:
+    """Spectral convergence, log-spectral distance and STOI of the autoencoder path on
+    ``test``, beside the Griffin-Lim floor and the digit-mean baseline, plus latent moments."""
+    front_end, n_iter, seed = codec.front_end, preset.gl_iterations, preset.seed
+    latents = codec.encode(test.spectrograms)
+    rebuilt = codec.latents_to_clips(latents, n_iter, seed)
+    sc_db, lsd_db = spectrogram_scores(test.clips, rebuilt, front_end)
+    floor_clips, floor_sc, floor_lsd = griffin_lim_floor(test.clips, front_end, n_iter, seed)
+    baseline = spectrogram_to_waveform(digit_mean_baseline(train, test, codec), front_end, n_iter, seed)
+    baseline_sc, _ = spectrogram_scores(test.clips, baseline, front_end)
+    train_moments = latent_moments(codec.encode(train.spectrograms))
+    summary = {
+        "latent_dim": codec.latent_dim,
+        "test_clips": len(test),
+        "sc_db": float(np.median(sc_db)),
+        "lsd_db": float(np.median(lsd_db)),
+        "stoi": stoi_joined(test.clips, rebuilt, front_end.sample_rate),
+        "gl_floor_sc_db": float(np.median(floor_sc)),
+        "gl_floor_lsd_db": float(np.median(floor_lsd)),
+        "gl_floor_stoi": stoi_joined(test.clips, floor_clips, front_end.sample_rate),
+        "baseline_sc_db": float(np.median(baseline_sc)),
+        **latent_moments(latents),
+        "train_latent_mean_abs": train_moments["latent_mean_abs"],
+        "train_latent_std_mean": train_moments["latent_std_mean"],
+    }
+    return CodecReport(summary, latents, rebuilt, floor_clips, sc_db, lsd_db)

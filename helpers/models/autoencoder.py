@@ -1,0 +1,329 @@
+"""The spectrogram VAE: a normalised dB spectrogram ``(128, 128, 1)`` <-> a latent ``z`` ``(d,)``.
+
+A convolutional encoder gives a mean and a log-variance; training samples ``z`` from
+them, inference uses the mean; a mirrored decoder rebuilds the spectrogram. The loss
+adds spectral convergence on linear magnitudes (which loud bins dominate), an L1 error
+on normalised dB values (which every bin shares) and a small KL term. Taught in
+``02_audio_autoencoder.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from helpers.artifacts import load_bundle_config, load_model_bundle, save_model_bundle
+from helpers.audio import (
+    NormStats,
+    denormalise,
+    log_spectrogram,
+    normalise,
+    spectrogram_to_waveform,
+)
+from helpers.config import AutoencoderConfig, FrontEnd, Preset
+from helpers.errors import ArtifactError
+from helpers.features import FeatureSplit
+from helpers.training import PrintEvery, fit_resumable, make_dataset
+
+
+def build_encoder(input_shape: tuple[int, int, int], config: AutoencoderConfig) -> keras.Model:
+    """Spectrogram ``(F, T, 1)`` -> ``[z_mean, z_log_var]``, each ``(latent_dim,)``.
+
+    The spectrogram is read as a sequence of ``T`` frames with ``F`` channels, and
+    1-D convolutions over time halve the frame count at each stage: far cheaper on
+    a CPU than 2-D convolutions, and the frequency axis keeps its full detail.
+    """
+    inputs = keras.Input(shape=input_shape, name="spectrogram")
+    x = layers.Permute((2, 1, 3))(inputs)  # (T, F, 1)
+    x = layers.Reshape((input_shape[1], input_shape[0] * input_shape[2]))(x)  # (T, F)
+    for i, filters in enumerate(config.filters):
+        x = layers.Conv1D(filters, 4, strides=2, padding="same", name=f"down{i}")(x)
+        x = layers.LayerNormalization(name=f"down{i}_norm")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.Flatten()(x)
+    z_mean = layers.Dense(config.latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(config.latent_dim, name="z_log_var")(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name="audio_encoder")
+
+
+def build_decoder(output_shape: tuple[int, int, int], config: AutoencoderConfig) -> keras.Model:
+    """Latent ``(latent_dim,)`` -> normalised spectrogram ``(F, T, 1)`` (linear output)."""
+    n_freq, n_frames, channels = output_shape
+    steps = n_frames // 2 ** len(config.filters)
+    z = keras.Input(shape=(config.latent_dim,), name="z")
+    x = layers.Dense(steps * config.filters[-1], name="from_z")(z)
+    x = layers.Reshape((steps, config.filters[-1]))(x)
+    for i, filters in enumerate(reversed(config.filters)):
+        x = layers.Conv1DTranspose(filters, 4, strides=2, padding="same", name=f"up{i}")(x)
+        x = layers.LayerNormalization(name=f"up{i}_norm")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.Conv1D(n_freq * channels, 3, padding="same", name="to_bins")(x)  # (T, F)
+    x = layers.Reshape((n_frames, n_freq, channels))(x)
+    outputs = layers.Permute((2, 1, 3), name="spectrogram")(x)  # (F, T, 1)
+    return keras.Model(z, outputs, name="audio_decoder")
+
+
+class SpectrogramVAE(keras.Model):
+    """Encoder + decoder trained with a custom ``train_step``; loss trackers in ``metrics``.
+
+    ``stats`` turns normalised values back into dB inside the loss, so spectral
+    convergence is computed on real linear magnitudes.
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        stats: NormStats,
+        config: AutoencoderConfig,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.config = config
+        self.stats = stats
+        self.mean_db = tf.constant(stats.mean_db.reshape(1, -1, 1, 1), tf.float32)
+        self.std_db = tf.constant(stats.std_db.reshape(1, -1, 1, 1), tf.float32)
+        self.seed_generator = keras.random.SeedGenerator(0)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("loss", "db_mse", "loud_mse", "sc", "kl")
+        }
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    def call(self, spectrograms: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Deterministic reconstruction through the posterior mean."""
+        z_mean, _ = self.encoder(spectrograms, training=training)
+        return self.decoder(z_mean, training=training)
+
+    def _magnitude(self, normalised: tf.Tensor) -> tf.Tensor:
+        db = tf.minimum(normalised * self.std_db + self.mean_db, 45.0)  # no overflow early on
+        return tf.pow(10.0, db / 20.0)
+
+    def _loss_terms(self, spectrograms: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+        z_mean, z_log_var = self.encoder(spectrograms, training=training)
+        if training:
+            noise = keras.random.normal(tf.shape(z_mean), seed=self.seed_generator)
+            z = z_mean + tf.exp(0.5 * z_log_var) * noise
+        else:
+            z = z_mean
+        rebuilt = self.decoder(z, training=training)
+        error = tf.square(spectrograms - rebuilt)  # (batch, F, T, 1), normalised dB units
+        target = self._magnitude(spectrograms)
+        weights = target / tf.reduce_sum(target, axis=[1, 2, 3], keepdims=True)
+        loud_mse = tf.reduce_mean(tf.reduce_sum(weights * error, axis=[1, 2, 3]))
+        db_mse = tf.reduce_mean(error)
+        flat = [tf.shape(target)[0], -1]
+        residual = tf.reshape(target - self._magnitude(rebuilt), flat)
+        sc = tf.reduce_mean(tf.norm(residual, axis=1) / (tf.norm(tf.reshape(target, flat), axis=1) + 1e-6))
+        kl = tf.reduce_mean(
+            -0.5 * tf.reduce_sum(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=1)
+        )
+        cfg = self.config
+        loss = cfg.loud_weight * loud_mse + cfg.db_weight * db_mse + cfg.kl_weight * kl / cfg.latent_dim
+        return {"loss": loss, "db_mse": db_mse, "loud_mse": loud_mse, "sc": sc, "kl": kl}
+
+    def _update(self, values: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data: tf.Tensor) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            values = self._loss_terms(data, training=True)
+        gradients = tape.gradient(values["loss"], self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
+        return self._update(values)
+
+    def test_step(self, data: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self._update(self._loss_terms(data, training=False))
+
+
+def build_vae(
+    input_shape: tuple[int, int, int],
+    stats: NormStats,
+    config: AutoencoderConfig,
+    steps_per_epoch: int | None = None,
+) -> SpectrogramVAE:
+    """A compiled, built ``SpectrogramVAE``.
+
+    Adam at the preset's learning rate, decayed along a cosine to a tenth of it over
+    the whole run when ``steps_per_epoch`` is given (the schedule follows the
+    optimizer's step count, so it survives a resume).
+    """
+    encoder, decoder = build_encoder(input_shape, config), build_decoder(input_shape, config)
+    vae = SpectrogramVAE(encoder, decoder, stats, config)
+    learning_rate = config.learning_rate
+    if steps_per_epoch:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.1
+        )
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    vae(np.zeros((1, *input_shape), dtype=np.float32))  # build, so BackupAndRestore can restore
+    return vae
+
+
+@dataclass(frozen=True)
+class Whitening:
+    """ZCA whitening of latents: ``(z - mean) @ matrix`` has zero mean and identity covariance.
+
+    Fitted on the training clips' latents, so the latents handed to the generator look
+    like its N(0, I) prior; ``undo`` maps a whitened vector back for the decoder.
+    """
+
+    mean: np.ndarray  # (d,)
+    matrix: np.ndarray  # (d, d)
+    inverse: np.ndarray  # (d, d)
+
+    @classmethod
+    def fit(cls, latents: np.ndarray, epsilon: float = 1e-3) -> Whitening:
+        latents = np.asarray(latents, dtype=np.float64)
+        mean = latents.mean(axis=0)
+        values, vectors = np.linalg.eigh(np.cov(latents - mean, rowvar=False))
+        values = np.maximum(values, 0.0) + epsilon
+        matrix = vectors @ np.diag(values**-0.5) @ vectors.T
+        inverse = vectors @ np.diag(values**0.5) @ vectors.T
+        return cls(mean=mean, matrix=matrix, inverse=inverse)
+
+    def apply(self, latents: np.ndarray) -> np.ndarray:
+        return ((np.asarray(latents, np.float64) - self.mean) @ self.matrix).astype(np.float32)
+
+    def undo(self, latents: np.ndarray) -> np.ndarray:
+        return (np.asarray(latents, np.float64) @ self.inverse + self.mean).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "matrix": self.matrix.tolist(), "inverse": self.inverse.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Whitening:
+        return cls(**{key: np.asarray(data[key], dtype=np.float64) for key in ("mean", "matrix", "inverse")})
+
+
+@dataclass
+class AudioCodec:
+    """What the round trip needs from the audio side: spectrogram <-> whitened ``z``.
+
+    ``encode`` takes normalised spectrograms ``(n, F, T, 1)`` and returns latents
+    ``(n, d)`` that follow N(0, I); ``decode`` is its inverse. ``clips_to_latents`` and
+    ``latents_to_clips`` wrap the front-end around them.
+    """
+
+    encoder: keras.Model
+    decoder: keras.Model
+    stats: NormStats
+    whitening: Whitening | None
+    front_end: FrontEnd
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.decoder.input_shape[-1])
+
+    def encode(self, spectrograms: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        z_mean, _ = self.encoder.predict(
+            np.asarray(spectrograms, np.float32), batch_size=batch_size, verbose=0
+        )
+        return self.whitening.apply(z_mean) if self.whitening else z_mean
+
+    def decode(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        latents = self.whitening.undo(latents) if self.whitening else np.asarray(latents, np.float32)
+        return self.decoder.predict(latents, batch_size=batch_size, verbose=0)
+
+    def clips_to_latents(self, clips: np.ndarray) -> np.ndarray:
+        """Waveforms ``(n, samples)`` -> latents ``(n, d)``."""
+        spectrograms = normalise(log_spectrogram(clips, self.front_end), self.stats)[..., None]
+        return self.encode(spectrograms)
+
+    def latents_to_spectrograms_db(self, latents: np.ndarray) -> np.ndarray:
+        """Latents ``(n, d)`` -> dB spectrograms ``(n, F, T)``."""
+        return denormalise(self.decode(latents)[..., 0], self.stats)
+
+    def latents_to_clips(self, latents: np.ndarray, n_iter: int, seed: int = 0) -> np.ndarray:
+        """Latents ``(n, d)`` -> waveforms ``(n, samples)`` through Griffin-Lim."""
+        return spectrogram_to_waveform(self.latents_to_spectrograms_db(latents), self.front_end, n_iter, seed)
+
+
+NOTEBOOK = "02_audio_autoencoder.ipynb"
+
+
+def train_audio_codec(
+    vae: SpectrogramVAE,
+    train: FeatureSplit,
+    test: FeatureSplit,
+    preset: Preset,
+    work_dir: str | Path,
+    whiten: bool = True,
+    verbose: int | str = 0,
+    progress_every: int | None = None,
+) -> tuple[AudioCodec, dict[str, list[float]]]:
+    """Train ``vae`` (from ``build_vae``) with the preset's budget, resumably; fit the whitening.
+
+    ``work_dir`` holds the per-epoch checkpoint and ``history.json``; rerunning after
+    an interruption continues from the last finished epoch. The test split only
+    draws validation curves; nothing is selected on it. ``progress_every`` prints one
+    line of logs every that many epochs.
+    """
+    cfg = preset.autoencoder
+    progress = [PrintEvery(progress_every, cfg.epochs)] if progress_every else []
+    history = fit_resumable(
+        vae,
+        make_dataset(train.spectrograms, cfg.batch_size, preset.seed),
+        cfg.epochs,
+        work_dir,
+        validation_data=make_dataset(test.spectrograms, cfg.batch_size, preset.seed, shuffle=False),
+        callbacks=progress,
+        verbose=verbose,
+    )
+    codec = AudioCodec(vae.encoder, vae.decoder, vae.stats, None, preset.front_end)
+    if whiten:
+        codec.whitening = Whitening.fit(codec.encode(train.spectrograms))
+    return codec, history
+
+
+def save_audio_codec(folder: str | Path, codec: AudioCodec, extra: dict) -> Path:
+    """Save the codec as ``encoder/decoder.<token>.keras`` + ``config.json`` (atomic; see artifacts)."""
+    config = {
+        "kind": "audio_autoencoder",
+        "latent_dim": codec.latent_dim,
+        "front_end": codec.front_end.to_dict(),
+        "normalisation": codec.stats.to_dict(),
+        "whitening": codec.whitening.to_dict() if codec.whitening else None,
+        **extra,
+    }
+    return save_model_bundle(folder, {"encoder": codec.encoder, "decoder": codec.decoder}, config)
+
+
+def load_audio_codec(
+    folder: str | Path, front_end: FrontEnd | None = None, latent_dim: int | None = None
+) -> tuple[AudioCodec, dict]:
+    """Load a saved codec; a front-end or latent size other than the caller's is an error."""
+    config = load_bundle_config(folder, NOTEBOOK)
+    path = Path(folder) / "config.json"
+    if front_end is not None and config.get("front_end") != front_end.to_dict():
+        raise ArtifactError(
+            f"{path}: the audio model was trained with front-end {config.get('front_end')}, but this "
+            f"run uses {front_end.to_dict()}. Use the same preset, or rerun notebooks/{NOTEBOOK}."
+        )
+    if latent_dim is not None and config.get("latent_dim") != latent_dim:
+        raise ArtifactError(
+            f"{path}: the audio model has latent size {config.get('latent_dim')}, but {latent_dim} is "
+            f"expected. Use the same preset, or rerun notebooks/{NOTEBOOK}."
+        )
+    models, config = load_model_bundle(folder, NOTEBOOK)
+    codec = AudioCodec(
+        encoder=models["encoder"],
+        decoder=models["decoder"],
+        stats=NormStats.from_dict(config["normalisation"]),
+        whitening=Whitening.from_dict(config["whitening"]) if config.get("whitening") else None,
+        front_end=FrontEnd(**config["front_end"]),
+    )
+    if codec.latent_dim != config["latent_dim"]:
+        raise ArtifactError(f"{path}: decoder input {codec.latent_dim} != latent_dim {config['latent_dim']}.")
+    return codec, config

@@ -1,0 +1,177 @@
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import config
+from helpers.audio import NormStats
+from helpers.errors import ArtifactError
+from helpers.features import FeatureSplit
+from helpers.models.autoencoder import (
+    AudioCodec,
+    Whitening,
+    build_vae,
+    load_audio_codec,
+    save_audio_codec,
+    train_audio_codec,
+)
+from helpers.training import fit_resumable, make_dataset
+
+PRESET = config.load_preset("ci")
+CFG = dataclasses.replace(PRESET.autoencoder, filters=(8, 8, 8, 8), latent_dim=8, batch_size=8, epochs=4)
+SHAPE = (PRESET.front_end.n_freq, PRESET.front_end.n_frames, 1)
+
+
+@pytest.fixture
+def split() -> FeatureSplit:
+    rng = np.random.default_rng(0)
+    n = 16
+    return FeatureSplit(
+        spectrograms=rng.normal(size=(n, *SHAPE)).astype(np.float32),
+        clips=rng.normal(scale=0.1, size=(n, PRESET.front_end.clip_samples)).astype(np.float32),
+        digits=np.arange(n) % 10,
+        speakers=np.array(["a"] * n),
+        files=np.array([f"{i}.wav" for i in range(n)]),
+    )
+
+
+@pytest.fixture
+def stats() -> NormStats:
+    return NormStats(mean_db=np.full(SHAPE[0], -30.0), std_db=np.full(SHAPE[0], 15.0))
+
+
+def test_shapes_after_building(stats):
+    vae = build_vae(SHAPE, stats, CFG)
+    x = np.zeros((3, *SHAPE), np.float32)
+    z_mean, z_log_var = vae.encoder(x)
+    assert z_mean.shape == (3, CFG.latent_dim) and z_log_var.shape == (3, CFG.latent_dim)
+    assert vae.decoder(z_mean).shape == (3, *SHAPE)
+    assert vae(x).shape == x.shape
+    assert [m.name for m in vae.metrics] == ["loss", "db_mse", "loud_mse", "sc", "kl"]
+
+
+def test_whitening_gives_identity_covariance_and_undoes_exactly():
+    rng = np.random.default_rng(1)
+    latents = (
+        rng.normal(size=(2000, 4)) @ np.array([[3, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0.2, 0], [0, 0, 0, 5]]) + 7
+    )
+    whitening = Whitening.fit(latents, epsilon=1e-9)
+    white = whitening.apply(latents)
+    np.testing.assert_allclose(white.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(np.cov(white, rowvar=False), np.eye(4), atol=1e-3)
+    np.testing.assert_allclose(whitening.undo(white), latents, atol=1e-3)
+    again = Whitening.from_dict(json.loads(json.dumps(whitening.to_dict())))
+    np.testing.assert_allclose(again.apply(latents), white, atol=1e-6)
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates a crash: raises once ``epochs`` epochs have finished."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+class CountEpochs(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+
+
+def test_interrupted_training_resumes_from_the_last_epoch(tmp_path, split, stats):
+    data = make_dataset(split.spectrograms, 8, seed=0)
+    keras.utils.set_random_seed(0)
+    first = build_vae(SHAPE, stats, CFG)
+    with pytest.raises(KeyboardInterrupt):
+        fit_resumable(first, data, 4, tmp_path, callbacks=[StopAfter(2)], verbose=0)
+    assert (tmp_path / "backup").is_dir()
+    weights_after_two = [w.copy() for w in first.get_weights()]
+
+    second = build_vae(SHAPE, stats, CFG)  # a fresh process would start from new weights
+    counter = CountEpochs()
+    history = fit_resumable(second, data, 4, tmp_path, callbacks=[counter], verbose=0)
+    assert counter.seen == [2, 3], "the restart continues at epoch 2 instead of starting over"
+    assert history["epoch"] == [0, 1, 2, 3] and len(history["loss"]) == 4
+    assert not (tmp_path / "backup").exists(), "the checkpoint is removed once training completes"
+    assert any(not np.allclose(a, b) for a, b in zip(weights_after_two, second.get_weights(), strict=True))
+
+    third = build_vae(SHAPE, stats, CFG)  # a completed run does not resume: it starts again
+    counter = CountEpochs()
+    history = fit_resumable(third, data, 2, tmp_path, callbacks=[counter], verbose=0)
+    assert counter.seen == [0, 1] and history["epoch"] == [0, 1]
+
+
+@pytest.fixture
+def trained(tmp_path, split, stats) -> AudioCodec:
+    preset = dataclasses.replace(PRESET, autoencoder=dataclasses.replace(CFG, epochs=1))
+    vae = build_vae(SHAPE, stats, preset.autoencoder)
+    codec, history = train_audio_codec(vae, split, split, preset, tmp_path / "work", verbose=0)
+    assert np.isfinite(history["loss"]).all()
+    return codec
+
+
+def test_codec_round_trip_shapes_and_whitened_latents(trained, split):
+    z = trained.encode(split.spectrograms)
+    assert z.shape == (16, CFG.latent_dim)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-3)
+    assert trained.decode(z).shape == split.spectrograms.shape
+    clips = trained.latents_to_clips(z[:2], n_iter=2)
+    assert clips.shape == (2, PRESET.front_end.clip_samples) and np.isfinite(clips).all()
+
+
+def test_save_and_reload_reproduce_the_latents(tmp_path, trained, split):
+    save_audio_codec(tmp_path / "audio_model", trained, {"preset": "ci"})
+    loaded, saved = load_audio_codec(tmp_path / "audio_model", PRESET.front_end, CFG.latent_dim)
+    np.testing.assert_allclose(
+        loaded.encode(split.spectrograms), trained.encode(split.spectrograms), atol=1e-5
+    )
+    assert saved["preset"] == "ci" and saved["latent_dim"] == CFG.latent_dim
+    assert len(list((tmp_path / "audio_model").glob("*.keras"))) == 2
+
+
+def test_interrupted_save_keeps_the_previous_model(tmp_path, trained, split, monkeypatch):
+    folder = tmp_path / "audio_model"
+    save_audio_codec(folder, trained, {"version": 1})
+    before = load_audio_codec(folder)[0].encode(split.spectrograms)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(trained.decoder, "save", crash)  # the encoder is written, then the save dies
+    trained.whitening = Whitening.fit(np.random.default_rng(2).normal(size=(50, CFG.latent_dim)))
+    with pytest.raises(OSError):
+        save_audio_codec(folder, trained, {"version": 2})
+    loaded, config_ = load_audio_codec(folder)
+    assert config_["version"] == 1
+    np.testing.assert_allclose(loaded.encode(split.spectrograms), before, atol=1e-6)
+
+
+def test_mismatches_and_damage_give_clear_errors(tmp_path, trained):
+    folder = tmp_path / "audio_model"
+    with pytest.raises(ArtifactError, match=r"missing.*02_audio_autoencoder"):
+        load_audio_codec(folder)
+    save_audio_codec(folder, trained, {})
+    with pytest.raises(ArtifactError, match="latent size 8, but 64 is expected"):
+        load_audio_codec(folder, latent_dim=64)
+    with pytest.raises(ArtifactError, match="front-end"):
+        load_audio_codec(folder, dataclasses.replace(PRESET.front_end, n_fft=512))
+
+    encoder_file = next(folder.glob("encoder.*.keras"))
+    encoder_file.write_bytes(encoder_file.read_bytes()[:1000])  # truncated
+    with pytest.raises(ArtifactError, match=r"checksum.*02_audio_autoencoder"):
+        load_audio_codec(folder)
+    encoder_file.unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        load_audio_codec(folder)
+    (folder / "config.json").write_text("{oops")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        load_audio_codec(folder)
