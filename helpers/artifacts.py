@@ -64,7 +64,10 @@ def save_json(path: str | Path, data: dict) -> Path:
 
 
 def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
-    """Write arrays to an ``.npz`` file atomically (no object arrays: loads without pickle)."""
+    """Write arrays to an ``.npz`` file atomically; object arrays (which need pickle) are refused."""
+    for name, array in arrays.items():
+        if np.asarray(array).dtype == object:
+            raise ValueError(f"array {name!r} has dtype object, which only pickle can store")
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
     return Path(path)
@@ -97,12 +100,17 @@ def save_model_bundle(folder: str | Path, models: dict, config: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:8]
     files, hashes = {}, {}
-    for name, model in models.items():
-        filename = f"{name}.{token}.keras"
-        with atomic_path(folder / filename) as tmp:
-            model.save(tmp)
-        files[name], hashes[name] = filename, file_sha256(folder / filename)
-    save_json(folder / "config.json", {**config, "files": files, "sha256": hashes})
+    try:
+        for name, model in models.items():
+            filename = f"{name}.{token}.keras"
+            with atomic_path(folder / filename) as tmp:
+                model.save(tmp)
+            files[name], hashes[name] = filename, file_sha256(folder / filename)
+        save_json(folder / "config.json", {**config, "files": files, "sha256": hashes})
+    except BaseException:
+        for filename in files.values():  # only this save's own files; the previous bundle stays
+            (folder / filename).unlink(missing_ok=True)
+        raise
     for stale in folder.glob("*.keras"):
         if stale.name not in files.values():
             stale.unlink()

@@ -45,6 +45,8 @@ def load_audio(path: str | Path, front_end: FrontEnd, max_seconds: float | None 
     naming the file when it is missing, unreadable, empty or holds NaN/inf samples.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioFileError(path, "is a folder, not a file", "pass one audio file, or use a folder source")
     if not path.is_file():
         raise AudioFileError(path, "no such file", "check the path")
     if path.stat().st_size == 0:

@@ -12,11 +12,15 @@ Environment variables:
                       ``outputs/ci`` for the ci preset, so tests never touch shipped models)
 ``A2I_CACHE``         download cache (default: ``~/.keras``)
 ``A2I_SEED``          overrides the preset's seed
+``A2I_FSDD_URL``, ``A2I_FSDD_SHA256``, ``A2I_MNIST_URL``, ``A2I_MNIST_SHA256``
+                      a download mirror and its hash
+``A2I_REPO_URL``      the repository the notebooks' Colab cell clones
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import re
@@ -154,10 +158,12 @@ def image_source(value: str | None = None) -> str:
 
 
 def source_tag(source: str) -> str:
-    """A short file-name-safe name for a source (a folder becomes ``folder-<name>``)."""
+    """A short file-name-safe name for a source; a folder becomes ``folder-<name>-<hash>``
+    (the hash of its full path, so two folders with one name never share features)."""
     if source in AUDIO_SOURCES + IMAGE_SOURCES:
         return source
-    return "folder-" + re.sub(r"[^A-Za-z0-9]+", "-", Path(source).name).strip("-").lower()
+    name = re.sub(r"[^A-Za-z0-9]+", "-", Path(source).name).strip("-").lower()
+    return f"folder-{name}-{hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.artifacts import file_sha256
 from helpers.audio import AUDIO_EXTENSIONS
 from helpers.config import SAMPLE_AUDIO_DIR, Paths, Preset
 from helpers.errors import ConfigError, DownloadError, ImageFileError
@@ -76,6 +77,8 @@ def fetch(download: Download, cache: Path) -> Path:
         )
     except ValueError as exc:
         target.unlink(missing_ok=True)
+        if "hash" not in str(exc).lower():  # keras raises ValueError for bad URLs too
+            raise DownloadError(f"could not download {url!r} ({exc}): check the URL.") from exc
         raise DownloadError(
             f"{url} did not match its pinned SHA-256 {sha256} ({exc}). The partial file was "
             "deleted; retry, or set the A2I_*_URL / A2I_*_SHA256 variables for a mirror."
@@ -89,18 +92,25 @@ def fetch(download: Download, cache: Path) -> Path:
 
 
 def extract_once(archive: Path) -> Path:
-    """Unpack a tar archive beside itself (once) and return the folder.
+    """Unpack a tar archive beside itself (once per archive content) and return the folder.
 
-    Extraction goes to a temporary folder that is renamed into place when complete,
-    so an interrupted run never leaves a half-extracted dataset behind.
+    The folder name carries the archive's hash, so a different archive never reuses an
+    old extraction. Extraction goes to a temporary folder that is renamed into place
+    when complete, so an interrupted run never leaves a half-extracted dataset behind.
     """
-    target = archive.with_name(archive.name.split(".")[0] + "_extracted")
+    target = archive.with_name(f"{archive.name.split('.')[0]}_{file_sha256(archive)[:12]}")
     if target.is_dir():
         return target
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=archive.parent))
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(staging, filter="data")
+            if hasattr(tarfile, "data_filter"):  # refuse absolute paths, links out, devices
+                tar.extractall(staging, filter="data")
+            else:  # Python < 3.10.12: check member paths by hand
+                for member in tar.getmembers():
+                    if member.name.startswith("/") or ".." in Path(member.name).parts:
+                        raise DownloadError(f"{archive} holds an unsafe path {member.name!r}.")
+                tar.extractall(staging)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -130,30 +140,30 @@ class AudioCatalog:
         )
 
 
-def parse_audio_name(path: Path) -> tuple[int, str]:
+def parse_audio_name(path: Path, folder: Path | None = None) -> tuple[int, str]:
     """Digit and speaker from an FSDD-style name ``7_jackson_32.wav``.
 
-    Other names are accepted: the digit is then -1 and the speaker is the file
-    stem, so each such file forms its own group in a split.
+    Other names are accepted: the digit is then -1 and the speaker is the file's path
+    (relative to ``folder``), so each such file forms its own group in a split.
     """
     match = _NAME_PATTERN.match(path.stem)
     if match:
         return int(match["digit"]), match["speaker"].lower()
-    return -1, path.stem
+    return -1, str((path.relative_to(folder) if folder else path).with_suffix(""))
 
 
 def scan_audio_folder(folder: str | Path, source: str | None = None) -> AudioCatalog:
     """Every audio file under ``folder`` (recursively, sorted), labelled from its name."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ConfigError(f"{folder} is not a folder of audio files.")
+        raise ConfigError(f"{folder} is not a folder: set A2I_AUDIO_SOURCE to a folder of audio files.")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
     if not files:
         raise ConfigError(
             f"{folder} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): "
             "point A2I_AUDIO_SOURCE at a folder that does."
         )
-    labels = [parse_audio_name(p) for p in files]
+    labels = [parse_audio_name(p, folder) for p in files]
     return AudioCatalog(
         paths=tuple(files),
         digits=np.array([d for d, _ in labels], dtype=np.int64),

@@ -46,8 +46,9 @@ class FeatureSplit:
 
 
 def features_dir(paths: Paths, preset: Preset, source: str) -> Path:
-    """The folder for one preset and audio source: ``<root>/features/<preset>-<source>``."""
-    return paths.features / f"{preset.name}-{source_tag(source)}"
+    """The folder for one preset, audio source and seed (the split depends on all three):
+    ``<root>/features/<preset>-<source>-seed<seed>``."""
+    return paths.features / f"{preset.name}-{source_tag(source)}-seed{preset.seed}"
 
 
 def load_clips(catalog: AudioCatalog, front_end: FrontEnd) -> tuple[np.ndarray, AudioCatalog]:
@@ -66,7 +67,10 @@ def load_clips(catalog: AudioCatalog, front_end: FrontEnd) -> tuple[np.ndarray, 
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable audio file(s): " + " | ".join(bad), stacklevel=2)
     if not clips:
-        raise ConfigError(f"no readable audio among {len(catalog)} file(s) of {catalog.source}.")
+        raise ConfigError(
+            f"no readable audio among {len(catalog)} file(s) of {catalog.source} (the warning above "
+            "names each file's problem): fix or replace the files, or choose another A2I_AUDIO_SOURCE."
+        )
     return np.stack(clips), catalog.subset(np.array(kept))
 
 
@@ -146,4 +150,9 @@ def load_summary(folder: Path) -> dict:
     path = Path(folder) / "features.json"
     if not path.is_file():
         raise ArtifactError(f"{path} is missing: run notebooks/01_preprocess.ipynb first.")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(
+            f"{path} is not valid JSON ({exc}): rerun notebooks/01_preprocess.ipynb."
+        ) from exc

@@ -53,6 +53,8 @@ def load_image(path: str | Path, size: int, channels: int | None = 1) -> np.ndar
     ``ImageFileError`` naming the file when it cannot be decoded.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ImageFileError(path, "is a folder, not a file", "pass one image file, or use a folder source")
     if not path.is_file():
         raise ImageFileError(path, "no such file", "check the path")
     try:

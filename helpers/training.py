@@ -7,6 +7,7 @@ finished epoch when started again. Taught in ``02_audio_autoencoder.ipynb``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.artifacts import save_json
+from helpers.config import Paths, Preset, source_tag
+from helpers.errors import ArtifactError
 
 
 def make_dataset(
@@ -37,12 +40,21 @@ class JsonHistory(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {}
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        # BackupAndRestore (earlier in the callback list) has set the epoch to resume from;
-        # keep only the logged epochs before it, so a fresh run starts a fresh history.
-        resume_epoch = getattr(self.model, "_initial_epoch", None) or 0
-        saved = json.loads(self.path.read_text()) if self.path.is_file() else {}
-        keep = [i for i, epoch in enumerate(saved.get("epoch", [])) if epoch < resume_epoch]
-        self.history = {key: [values[i] for i in keep] for key, values in saved.items()}
+        self.history, self._trimmed = {}, False
+        if self.path.is_file():
+            try:
+                self.history = json.loads(self.path.read_text())
+            except json.JSONDecodeError as exc:
+                raise ArtifactError(f"{self.path} is not valid JSON ({exc}): delete it and rerun.") from exc
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        # The first epoch run tells where training resumed (0 for a fresh run): keep only
+        # the logged epochs before it. A history written just before a crash, one epoch
+        # ahead of the checkpoint, is thus trimmed back to match.
+        if not self._trimmed:
+            keep = [i for i, logged in enumerate(self.history.get("epoch", [])) if logged < epoch]
+            self.history = {key: [values[i] for i in keep] for key, values in self.history.items()}
+            self._trimmed = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for key, value in {"epoch": epoch, **(logs or {})}.items():
@@ -61,6 +73,16 @@ class PrintEvery(keras.callbacks.Callback):
         if (epoch + 1) % self.every == 0 or epoch + 1 == self.total:
             shown = "  ".join(f"{key} {value:.4f}" for key, value in (logs or {}).items())
             print(f"epoch {epoch + 1}/{self.total}  {shown}", flush=True)
+
+
+def run_dir(paths: Paths, name: str, preset: Preset, source: str) -> Path:
+    """Checkpoint folder for one training run: ``<outputs>/training/<name>-<preset>-<source>-<hash>``.
+
+    The hash covers the whole preset, so a changed model size or budget (or seed) never
+    resumes from another configuration's checkpoint.
+    """
+    digest = hashlib.sha256(repr(preset).encode()).hexdigest()[:8]
+    return paths.outputs / "training" / f"{name}-{preset.name}-{source_tag(source)}-{digest}"
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
@@ -87,12 +109,24 @@ def fit_resumable(
     work_dir = Path(work_dir)
     history = JsonHistory(work_dir / "history.json")
     backup = keras.callbacks.BackupAndRestore(str(work_dir / "backup"), double_checkpoint=True)
-    model.fit(
-        data,
-        epochs=epochs,
-        validation_data=validation_data,
-        callbacks=[backup, history, *(callbacks or [])],
-        shuffle=False,  # the tf.data pipeline shuffles, seeded
-        verbose=verbose,
-    )
+    model._initial_epoch = None  # Keras keeps a restored epoch on the model; start clean
+    try:
+        model.fit(
+            data,
+            epochs=epochs,
+            validation_data=validation_data,
+            # the history is written before the checkpoint, so a resume never lacks an epoch
+            callbacks=[history, backup, *(callbacks or [])],
+            shuffle=False,  # the tf.data pipeline shuffles, seeded
+            verbose=verbose,
+        )
+    except ValueError as exc:
+        if (work_dir / "backup").exists() and "shape" in str(exc).lower():
+            raise ArtifactError(
+                f"the checkpoint in {work_dir / 'backup'} does not fit this model ({exc}): delete that "
+                "folder to start training afresh."
+            ) from exc
+        raise
+    finally:
+        model._initial_epoch = None
     return history.history

@@ -167,7 +167,7 @@ def _folder(tmp_path, write_audio):
         (_no_samples, "zero samples"),
         (_nan, "NaN"),
         (_missing, "no such file"),
-        (_folder, "no such file"),
+        (_folder, "is a folder"),
     ],
 )
 def test_bad_audio_files_raise_a_clear_error(tmp_path, write_audio, front_end, make, message):

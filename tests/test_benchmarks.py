@@ -20,7 +20,7 @@ def test_preprocess_benchmark_prints_one_json_object(tmp_path):
         assert key in report
     assert report["clips"] == 100 and report["gl_iterations"] == 16
     assert report["gl_sc_db"] < -12 and report["clips_per_second"] > 0
-    assert (tmp_path / "features" / "ci-sample" / "train.npz").is_file()
+    assert (tmp_path / "features" / "ci-sample-seed1234" / "train.npz").is_file()
 
 
 def test_autoencoder_benchmark_trains_and_measures(tmp_path):

@@ -53,7 +53,9 @@ def test_sources_accept_names_and_folders(monkeypatch, tmp_path):
     assert config.audio_source("FSDD") == "fsdd"
     assert config.image_source("mnist") == "mnist"
     assert config.audio_source(str(tmp_path)) == str(tmp_path.resolve())
-    assert config.source_tag(str(tmp_path / "My Clips")) == "folder-my-clips"
+    tag = config.source_tag(str(tmp_path / "My Clips"))
+    assert tag.startswith("folder-my-clips-")
+    assert config.source_tag(str(tmp_path / "elsewhere" / "My Clips")) != tag
 
 
 def test_paths_follow_environment(monkeypatch, tmp_path):

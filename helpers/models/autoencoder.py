@@ -2,9 +2,10 @@
 
 A convolutional encoder gives a mean and a log-variance; training samples ``z`` from
 them, inference uses the mean; a mirrored decoder rebuilds the spectrogram. The loss
-adds spectral convergence on linear magnitudes (which loud bins dominate), an L1 error
-on normalised dB values (which every bin shares) and a small KL term. Taught in
-``02_audio_autoencoder.ipynb``.
+adds the squared error of normalised dB values (every bin alike), the same error
+weighted by the target's linear magnitude (loud bins, which dominate spectral
+convergence) and a small KL term; spectral convergence itself is only tracked. Taught
+in ``02_audio_autoencoder.ipynb``.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def build_decoder(output_shape: tuple[int, int, int], config: AutoencoderConfig)
 class SpectrogramVAE(keras.Model):
     """Encoder + decoder trained with a custom ``train_step``; loss trackers in ``metrics``.
 
-    ``stats`` turns normalised values back into dB inside the loss, so spectral
-    convergence is computed on real linear magnitudes.
+    ``stats`` turns normalised values back into dB inside the loss, so the loud-bin
+    weights and the tracked spectral convergence use real linear magnitudes.
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class SpectrogramVAE(keras.Model):
         decoder: keras.Model,
         stats: NormStats,
         config: AutoencoderConfig,
+        seed: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -90,7 +92,7 @@ class SpectrogramVAE(keras.Model):
         self.stats = stats
         self.mean_db = tf.constant(stats.mean_db.reshape(1, -1, 1, 1), tf.float32)
         self.std_db = tf.constant(stats.std_db.reshape(1, -1, 1, 1), tf.float32)
-        self.seed_generator = keras.random.SeedGenerator(0)
+        self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("loss", "db_mse", "loud_mse", "sc", "kl")
         }
@@ -152,6 +154,7 @@ def build_vae(
     stats: NormStats,
     config: AutoencoderConfig,
     steps_per_epoch: int | None = None,
+    seed: int = 0,
 ) -> SpectrogramVAE:
     """A compiled, built ``SpectrogramVAE``.
 
@@ -160,7 +163,7 @@ def build_vae(
     optimizer's step count, so it survives a resume).
     """
     encoder, decoder = build_encoder(input_shape, config), build_decoder(input_shape, config)
-    vae = SpectrogramVAE(encoder, decoder, stats, config)
+    vae = SpectrogramVAE(encoder, decoder, stats, config, seed=seed)
     learning_rate = config.learning_rate
     if steps_per_epoch:
         learning_rate = keras.optimizers.schedules.CosineDecay(
@@ -271,6 +274,7 @@ def train_audio_codec(
     line of logs every that many epochs.
     """
     cfg = preset.autoencoder
+    keras.utils.set_random_seed(preset.seed)
     progress = [PrintEvery(progress_every, cfg.epochs)] if progress_every else []
     history = fit_resumable(
         vae,
@@ -316,14 +320,21 @@ def load_audio_codec(
             f"{path}: the audio model has latent size {config.get('latent_dim')}, but {latent_dim} is "
             f"expected. Use the same preset, or rerun notebooks/{NOTEBOOK}."
         )
+    if config.get("kind") != "audio_autoencoder" or not {"encoder", "decoder"} <= set(config["files"]):
+        raise ArtifactError(f"{path} does not describe an audio autoencoder: rerun notebooks/{NOTEBOOK}.")
     models, config = load_model_bundle(folder, NOTEBOOK)
-    codec = AudioCodec(
-        encoder=models["encoder"],
-        decoder=models["decoder"],
-        stats=NormStats.from_dict(config["normalisation"]),
-        whitening=Whitening.from_dict(config["whitening"]) if config.get("whitening") else None,
-        front_end=FrontEnd(**config["front_end"]),
-    )
+    try:
+        codec = AudioCodec(
+            encoder=models["encoder"],
+            decoder=models["decoder"],
+            stats=NormStats.from_dict(config["normalisation"]),
+            whitening=Whitening.from_dict(config["whitening"]) if config.get("whitening") else None,
+            front_end=FrontEnd(**config["front_end"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(
+            f"{path} is incomplete or outdated ({exc!r}): rerun notebooks/{NOTEBOOK}."
+        ) from exc
     if codec.latent_dim != config["latent_dim"]:
         raise ArtifactError(f"{path}: decoder input {codec.latent_dim} != latent_dim {config['latent_dim']}.")
     return codec, config
