@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import keras
-
 from helpers import config, datasets, features
 from helpers.evaluation import evaluate_audio_codec
 from helpers.models.autoencoder import build_vae, load_audio_codec, train_audio_codec
@@ -46,7 +44,6 @@ def main(no_train: bool) -> dict:
         work_dir = Path(tempfile.mkdtemp(prefix="a2i-autoencoder-"))
         try:
             start = time.perf_counter()
-            keras.utils.set_random_seed(preset.seed)
             batches = steps_per_epoch(len(train), preset.autoencoder.batch_size)
             vae = build_vae(
                 train.spectrograms.shape[1:], stats, preset.autoencoder, batches, seed=preset.seed

@@ -160,8 +160,10 @@ def build_vae(
 
     Adam at the preset's learning rate, decayed along a cosine to a tenth of it over
     the whole run when ``steps_per_epoch`` is given (the schedule follows the
-    optimizer's step count, so it survives a resume).
+    optimizer's step count, so it survives a resume). ``seed`` seeds Keras's global
+    generators before the weights are drawn, and the latent sampling noise.
     """
+    keras.utils.set_random_seed(seed)
     encoder, decoder = build_encoder(input_shape, config), build_decoder(input_shape, config)
     vae = SpectrogramVAE(encoder, decoder, stats, config, seed=seed)
     learning_rate = config.learning_rate
@@ -179,12 +181,12 @@ class Whitening:
     """ZCA whitening of latents: ``(z - mean) @ matrix`` has zero mean and identity covariance.
 
     Fitted on the training clips' latents, so the latents handed to the generator look
-    like its N(0, I) prior; ``undo`` maps a whitened vector back for the decoder.
+    like its N(0, I) prior; ``undo`` maps a whitened vector back for the decoder by
+    solving with ``matrix`` (symmetric and positive definite, so always invertible).
     """
 
     mean: np.ndarray  # (d,)
     matrix: np.ndarray  # (d, d)
-    inverse: np.ndarray  # (d, d)
 
     @classmethod
     def fit(cls, latents: np.ndarray, epsilon: float = 1e-3) -> Whitening:
@@ -192,22 +194,21 @@ class Whitening:
         mean = latents.mean(axis=0)
         values, vectors = np.linalg.eigh(np.cov(latents - mean, rowvar=False))
         values = np.maximum(values, 0.0) + epsilon
-        matrix = vectors @ np.diag(values**-0.5) @ vectors.T
-        inverse = vectors @ np.diag(values**0.5) @ vectors.T
-        return cls(mean=mean, matrix=matrix, inverse=inverse)
+        return cls(mean=mean, matrix=vectors @ np.diag(values**-0.5) @ vectors.T)
 
     def apply(self, latents: np.ndarray) -> np.ndarray:
         return ((np.asarray(latents, np.float64) - self.mean) @ self.matrix).astype(np.float32)
 
     def undo(self, latents: np.ndarray) -> np.ndarray:
-        return (np.asarray(latents, np.float64) @ self.inverse + self.mean).astype(np.float32)
+        centred = np.linalg.solve(self.matrix.T, np.asarray(latents, np.float64).T).T
+        return (centred + self.mean).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "matrix": self.matrix.tolist(), "inverse": self.inverse.tolist()}
+        return {"mean": self.mean.tolist(), "matrix": self.matrix.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict) -> Whitening:
-        return cls(**{key: np.asarray(data[key], dtype=np.float64) for key in ("mean", "matrix", "inverse")})
+        return cls(**{key: np.asarray(data[key], dtype=np.float64) for key in ("mean", "matrix")})
 
 
 @dataclass
@@ -274,7 +275,6 @@ def train_audio_codec(
     line of logs every that many epochs.
     """
     cfg = preset.autoencoder
-    keras.utils.set_random_seed(preset.seed)
     progress = [PrintEvery(progress_every, cfg.epochs)] if progress_every else []
     history = fit_resumable(
         vae,
