@@ -91,6 +91,29 @@ class AutoencoderConfig:
 
 
 @dataclass(frozen=True)
+class GanConfig:
+    """The invertible DCGAN, its inversion encoder and the projection (``03_gan_and_projection.ipynb``)."""
+
+    generator_width: int = 128  # channels at 4 x 4, halved at each doubling of the side
+    discriminator_width: int = 32  # channels of the first stride-2 stage, doubled at each one after
+    encoder_units: int = 256  # hidden units of the latent encoder's dense layer
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 2e-4  # generator and discriminator (Adam, beta_1 = 0.5, as in DCGAN)
+    encoder_learning_rate: float = 1e-3
+    latent_weight: float = 30.0  # weight of the latent-reconstruction term in the generator's loss
+    inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs
+    inversion_batch_size: int = 128
+    refine_steps: int = 100  # Adam steps on z after the encoder's estimate
+    refine_learning_rate: float = 0.1
+    prior_weight: float = 1e-3  # weight of (||z|| / sqrt(d) - 1)^2 during refinement
+    baseline_steps: int = 1000  # the published method: Adam from a random start
+    baseline_learning_rate: float = 0.01
+    eval_images: int = 512  # generated images projected to measure recovery
+    classifier_epochs: int = 15  # the digit classifier behind the Frechet distance
+
+
+@dataclass(frozen=True)
 class Preset:
     """Every size, budget and count one run of the suite uses."""
 
@@ -103,6 +126,7 @@ class Preset:
     image_size: int = 32  # side of generated images, in pixels
     seed: int = 1234
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
 
 
 PRESETS: dict[str, Preset] = {
@@ -112,6 +136,17 @@ PRESETS: dict[str, Preset] = {
         max_images=300,
         gl_iterations=16,
         autoencoder=AutoencoderConfig(latent_dim=16, filters=(32, 32, 64, 64), epochs=2, batch_size=16),
+        gan=GanConfig(
+            generator_width=32,
+            discriminator_width=16,
+            encoder_units=64,
+            epochs=2,
+            inversion_steps=20,
+            refine_steps=20,
+            baseline_steps=40,
+            eval_images=64,
+            classifier_epochs=2,
+        ),
     ),
     "demo": Preset(name="demo", gl_iterations=100),
     "full": Preset(name="full", gl_iterations=200),

@@ -79,3 +79,29 @@ def latent_moments(latents: np.ndarray) -> dict[str, float]:
         "latent_mean_abs": float(np.abs(latents.mean(axis=0)).mean()),
         "latent_std_mean": float(latents.std(axis=0).mean()),
     }
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each row of ``a`` with the same row of ``b`` (``03_gan_and_projection``)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.sum(a * b, axis=1) / np.maximum(norms, 1e-12)
+
+
+def recovery_rate(z: np.ndarray, z_hat: np.ndarray, threshold: float = 0.99) -> float:
+    """Share of latents recovered, i.e. with ``cos(z_hat, z) >= threshold``."""
+    return float(np.mean(cosine_rows(z, z_hat) >= threshold))
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``(n, k)`` (as FID does,
+    on whatever features are given): ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``."""
+    from scipy import linalg
+
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    ridge = 1e-6 * np.eye(a.shape[1])  # keeps the square root defined when a feature never fires
+    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
+    root = linalg.sqrtm(cov_a @ cov_b)
+    root = root.real if np.iscomplexobj(root) else root
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * root))

@@ -125,3 +125,31 @@ def spectrogram_rows_figure(
             show_spectrogram(axes[r, c], spectrograms[c], front_end, f"{column_titles[c]}: {name}")
             axes[r, c].set(xlabel="", ylabel="")
     return fig
+
+
+def recovery_histogram_figure(cosines: dict[str, np.ndarray], threshold: float = 0.99) -> Figure:
+    """Histograms of cos(z_hat, z) per projection method, with the recovery threshold marked
+    (``03_gan_and_projection.ipynb``)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2), constrained_layout=True)
+    bins = np.linspace(min(0.0, min(float(c.min()) for c in cosines.values())), 1.0, 60)
+    for name, cos in cosines.items():
+        ax.hist(cos, bins=bins, alpha=0.6, label=f"{name}: {np.mean(cos >= threshold):.0%} recovered")
+    ax.axvline(threshold, color="black", linestyle="--", label=f"cos = {threshold}")
+    ax.set(xlabel="cos(z_hat, z)", ylabel="images", title="latent recovery")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def projection_pairs_figure(targets: np.ndarray, recovered: np.ndarray, cos: np.ndarray) -> Figure:
+    """Target images (top) above ``G(z_hat)`` (bottom), each titled with its cos(z_hat, z)."""
+    n = len(targets)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.0), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        for row, image in enumerate((targets[i], recovered[i])):
+            axes[row, i].imshow(
+                np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1
+            )
+            axes[row, i].set_axis_off()
+        axes[0, i].set_title(f"cos {cos[i]:.3f}", fontsize=8)
+    fig.suptitle("target G(z) (top) and G(z_hat) from its projection (bottom)")
+    return fig

@@ -4,6 +4,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from crash import StopAfter
 
 from helpers import config
 from helpers.audio import NormStats
@@ -64,18 +65,6 @@ def test_whitening_gives_identity_covariance_and_undoes_exactly():
     np.testing.assert_allclose(whitening.undo(white), latents, atol=1e-3)
     again = Whitening.from_dict(json.loads(json.dumps(whitening.to_dict())))
     np.testing.assert_allclose(again.apply(latents), white, atol=1e-6)
-
-
-class StopAfter(keras.callbacks.Callback):
-    """Simulates a crash: raises once ``epochs`` epochs have finished."""
-
-    def __init__(self, epochs: int) -> None:
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt("simulated interruption")
 
 
 class CountEpochs(keras.callbacks.Callback):

@@ -37,3 +37,21 @@ def test_autoencoder_benchmark_trains_and_measures(tmp_path):
 def test_autoencoder_benchmark_without_a_model_says_what_to_run(tmp_path):
     result = run_benchmark("autoencoder.py", tmp_path, "--no-train", check=False)
     assert result.returncode != 0 and "02_audio_autoencoder" in result.stderr
+
+
+def test_projection_benchmark_trains_and_measures(tmp_path):
+    report = json.loads(run_benchmark("projection.py", tmp_path).stdout)
+    expected = ("recovery_rate", "median_cos", "pixel_mse", "ms_per_image", "baseline_steps")
+    expected += ("baseline_recovery_rate", "baseline_ms_per_image", "fd", "fd_real_baseline")
+    for key in (*expected, "classifier_accuracy", "train_seconds"):
+        assert key in report
+    assert report["latent_dim"] == 16 and report["baseline_steps"] == 40
+    assert 0.0 <= report["recovery_rate"] <= 1.0 and -1.0 <= report["median_cos"] <= 1.0
+    assert report["ms_per_image"] > 0 and report["baseline_ms_per_image"] > 0
+    assert report["fd"] >= 0 and report["fd_real_baseline"] >= 0 and 0 <= report["classifier_accuracy"] <= 1
+    assert not (tmp_path / "image_model").exists(), "the benchmark never writes the model folder"
+
+
+def test_projection_benchmark_without_a_model_says_what_to_run(tmp_path):
+    result = run_benchmark("projection.py", tmp_path, "--no-train", check=False)
+    assert result.returncode != 0 and "03_gan_and_projection" in result.stderr

@@ -1,0 +1,301 @@
+"""An invertible DCGAN: ``z`` ``(d,)`` -> image ``(size, size, channels)`` in [-1, 1], and back.
+
+Three networks train together. The discriminator tells real images from generated
+ones; the generator fools it *and* keeps every coordinate of ``z`` readable from its
+image, because a latent encoder must recover all of ``z`` from ``G(z)`` and the
+generator pays ``latent_weight`` times that encoder's squared error (the InfoGAN idea,
+applied to the whole latent). InfoGAN shares the discriminator's body with the latent
+head; a separate encoder with its own, faster optimizer recovered ``z`` far better in
+our trials. Taught in ``03_gan_and_projection.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from helpers.artifacts import load_bundle_config, load_model_bundle, save_model_bundle
+from helpers.config import GanConfig, Preset
+from helpers.errors import ArtifactError
+from helpers.images import from_tanh_range, image_grid, save_image, to_tanh_range
+from helpers.training import PrintEvery, fit_resumable
+
+
+def _stages(size: int) -> int:
+    """Stride-2 stages between a 4 x 4 grid and a ``size`` x ``size`` image."""
+    stages = round(math.log2(size / 4))
+    if size < 8 or 4 * 2**stages != size:
+        raise ValueError(f"image side must be a power of two >= 8, got {size}")
+    return stages
+
+
+def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
+    """``z`` -> image in [-1, 1]: a dense layer to 4 x 4, then transposed convolutions doubling the side.
+
+    LeakyReLU rather than ReLU keeps every layer one-to-one (no information is cut at
+    zero), which the inversion relies on.
+    """
+    size, _, channels = image_shape
+    z = keras.Input(shape=(latent_dim,), name="z")
+    width = config.generator_width
+    x = layers.Dense(4 * 4 * width, name="from_z")(z)
+    x = layers.Reshape((4, 4, width))(x)
+    x = layers.BatchNormalization(name="from_z_norm")(x)
+    x = layers.LeakyReLU(0.2)(x)
+    for i in range(_stages(size) - 1):
+        width = max(width // 2, 8)
+        x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", name=f"up{i}")(x)
+        x = layers.BatchNormalization(name=f"up{i}_norm")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image")(x)
+    return keras.Model(z, image, name="generator")
+
+
+def _conv_body(image: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:
+    """Stride-2 convolutions down to 4 x 4, channels doubling; flattened."""
+    x = image
+    for i in range(_stages(image.shape[1])):
+        x = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"{prefix}{i}")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    return layers.Flatten()(x)
+
+
+def build_discriminator(image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
+    """Image -> one logit (real > 0). No batch normalisation, so real and fake batches stay independent."""
+    image = keras.Input(shape=image_shape, name="image")
+    logit = layers.Dense(1, name="logit")(_conv_body(image, config.discriminator_width, "down"))
+    return keras.Model(image, logit, name="discriminator")
+
+
+def build_latent_encoder(
+    image_shape: tuple[int, int, int], latent_dim: int, config: GanConfig
+) -> keras.Model:
+    """Image -> estimate of the ``z`` that generated it (the invertibility head, and later the
+    inversion encoder of ``helpers.projection``)."""
+    image = keras.Input(shape=image_shape, name="image")
+    x = _conv_body(image, config.discriminator_width, "enc")
+    x = layers.Dense(config.encoder_units, name="hidden")(x)
+    x = layers.LeakyReLU(0.2)(x)
+    z = layers.Dense(latent_dim, name="z_hat")(x)
+    return keras.Model(image, z, name="latent_encoder")
+
+
+class InvertibleDCGAN(keras.Model):
+    """Generator, discriminator and latent encoder with one custom ``train_step``.
+
+    ``compile(d_optimizer, g_optimizer, e_optimizer, latent_weight)`` takes one
+    optimizer per network. Each step draws a fresh batch of ``z`` from N(0, I) (seeded),
+    then updates the discriminator (non-saturating logistic loss), the generator
+    (fool the discriminator + ``latent_weight`` x latent error) and the encoder
+    (latent error). With ``latent_weight = 0`` this is a plain DCGAN whose encoder only
+    watches, which measures how invertible a GAN is when nothing asks it to be.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        encoder: keras.Model,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.encoder = encoder
+        self.latent_dim = int(generator.input_shape[-1])
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "latent_mse", "real_score", "fake_score")
+        }
+
+    def compile(
+        self,
+        d_optimizer: keras.optimizers.Optimizer,
+        g_optimizer: keras.optimizers.Optimizer,
+        e_optimizer: keras.optimizers.Optimizer,
+        latent_weight: float,
+    ) -> None:
+        super().compile(optimizer=g_optimizer)  # Keras's own slot; each network has its optimizer below
+        self.d_optimizer, self.g_optimizer, self.e_optimizer = d_optimizer, g_optimizer, e_optimizer
+        self.latent_weight = float(latent_weight)
+        self.built = True
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        return self.generator(z, training=training)
+
+    def train_step(self, data: tf.Tensor) -> dict[str, tf.Tensor]:
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        batch = tf.shape(real)[0]
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator(z, training=True)
+            real_logit = self.discriminator(real, training=True)
+            fake_logit = self.discriminator(fake, training=True)
+            latent_mse = tf.reduce_mean(tf.square(self.encoder(fake, training=True) - z))
+            d_loss = tf.reduce_mean(tf.nn.softplus(-real_logit) + tf.nn.softplus(fake_logit))
+            g_adversarial = tf.reduce_mean(tf.nn.softplus(-fake_logit))
+            g_loss = g_adversarial + self.latent_weight * latent_mse
+        for optimizer, network, loss in (
+            (self.d_optimizer, self.discriminator, d_loss),
+            (self.g_optimizer, self.generator, g_loss),
+            (self.e_optimizer, self.encoder, latent_mse),
+        ):
+            gradients = tape.gradient(loss, network.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, network.trainable_variables, strict=True))
+        del tape
+        values = {
+            "d_loss": d_loss,
+            "g_loss": g_adversarial,
+            "latent_mse": latent_mse,
+            "real_score": tf.reduce_mean(tf.sigmoid(real_logit)),
+            "fake_score": tf.reduce_mean(tf.sigmoid(fake_logit)),
+        }
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def build_gan(
+    latent_dim: int,
+    image_shape: tuple[int, int, int],
+    config: GanConfig,
+    seed: int = 0,
+    latent_weight: float | None = None,
+) -> InvertibleDCGAN:
+    """A compiled, built ``InvertibleDCGAN`` (weights drawn after seeding with ``seed``).
+
+    ``latent_weight`` overrides the preset's (0 gives the plain-DCGAN ablation).
+    Optimizers are built up front so that a checkpoint restores their state.
+    """
+    keras.utils.set_random_seed(seed)
+    gan = InvertibleDCGAN(
+        build_generator(latent_dim, image_shape, config),
+        build_discriminator(image_shape, config),
+        build_latent_encoder(image_shape, latent_dim, config),
+        seed=seed,
+    )
+    optimizers = {
+        "d_optimizer": keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
+        "g_optimizer": keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
+        "e_optimizer": keras.optimizers.Adam(config.encoder_learning_rate),
+    }
+    weight = config.latent_weight if latent_weight is None else latent_weight
+    gan.compile(**optimizers, latent_weight=weight)
+    gan.d_optimizer.build(gan.discriminator.trainable_variables)
+    gan.g_optimizer.build(gan.generator.trainable_variables)
+    gan.e_optimizer.build(gan.encoder.trainable_variables)
+    return gan
+
+
+class ImageGridSaver(keras.callbacks.Callback):
+    """Saves ``G(fixed_z)`` as one PNG grid per epoch (``epoch_001.png`` ...) in ``folder``."""
+
+    def __init__(self, fixed_z: np.ndarray, folder: str | Path, n_cols: int = 8) -> None:
+        super().__init__()
+        self.fixed_z = np.asarray(fixed_z, np.float32)
+        self.folder = Path(folder)
+        self.n_cols = n_cols
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        images = from_tanh_range(self.model.generator(self.fixed_z, training=False).numpy())
+        save_image(self.folder / f"epoch_{epoch + 1:03d}.png", image_grid(images, self.n_cols))
+
+
+def generate(generator: keras.Model, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Images in [0, 1] for latents ``z`` (inference mode, batched)."""
+    images = generator.predict(np.asarray(z, np.float32), batch_size=batch_size, verbose=0)
+    return from_tanh_range(images)
+
+
+def sample_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
+    """``n`` latents from the prior N(0, I), reproducible from ``seed``."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+NOTEBOOK = "03_gan_and_projection.ipynb"
+
+
+def expected_latent_dim(preset: Preset, audio_model: str | Path) -> int:
+    """The generator's input size: the preset's latent size, which must match ``audio_model/`` if saved."""
+    latent_dim = preset.autoencoder.latent_dim
+    path = Path(audio_model) / "config.json"
+    if path.is_file():
+        saved = load_bundle_config(audio_model, "02_audio_autoencoder.ipynb").get("latent_dim")
+        if saved != latent_dim:
+            raise ArtifactError(
+                f"{path} has latent size {saved}, but the {preset.name} preset uses {latent_dim}: the "
+                "generator could not take its latents. Rerun notebooks/02_audio_autoencoder.ipynb with "
+                "this preset, or choose the preset it was trained with (A2I_PRESET)."
+            )
+    return latent_dim
+
+
+def train_gan(
+    gan: InvertibleDCGAN,
+    images: np.ndarray,
+    preset: Preset,
+    work_dir: str | Path,
+    fixed_z: np.ndarray,
+    verbose: int | str = 0,
+    progress_every: int | None = None,
+) -> dict[str, list[float]]:
+    """Train ``gan`` on ``images`` in [0, 1] for the preset's epochs, resumably (see ``fit_resumable``).
+
+    A grid of ``G(fixed_z)`` is saved each epoch under ``work_dir/grids``.
+    """
+    cfg = preset.gan
+    callbacks: list[keras.callbacks.Callback] = [ImageGridSaver(fixed_z, Path(work_dir) / "grids")]
+    if progress_every:
+        callbacks.append(PrintEvery(progress_every, cfg.epochs))
+    data = tf.data.Dataset.from_tensor_slices(to_tanh_range(images))
+    data = data.shuffle(len(images), seed=preset.seed).batch(cfg.batch_size, drop_remainder=True)
+    return fit_resumable(
+        gan, data.prefetch(tf.data.AUTOTUNE), cfg.epochs, work_dir, callbacks=callbacks, verbose=verbose
+    )
+
+
+def save_image_model(folder: str | Path, models: dict[str, keras.Model], extra: dict) -> Path:
+    """Save ``generator``, ``encoder`` (inversion) and ``judge`` + ``config.json``, atomically."""
+    generator = models["generator"]
+    config = {
+        "kind": "image_gan",
+        "latent_dim": int(generator.input_shape[-1]),
+        "image_shape": [int(v) for v in generator.output_shape[1:]],
+        **extra,
+    }
+    return save_model_bundle(folder, models, config)
+
+
+def load_image_model(
+    folder: str | Path, latent_dim: int | None = None, image_shape: tuple[int, int, int] | None = None
+) -> tuple[dict[str, keras.Model], dict]:
+    """Load a saved image model; a latent size or image shape other than the caller's is an error."""
+    config = load_bundle_config(folder, NOTEBOOK)
+    path = Path(folder) / "config.json"
+    if config.get("kind") != "image_gan" or not {"generator", "encoder"} <= set(config["files"]):
+        raise ArtifactError(f"{path} does not describe an image GAN: rerun notebooks/{NOTEBOOK}.")
+    if latent_dim is not None and config.get("latent_dim") != latent_dim:
+        raise ArtifactError(
+            f"{path}: the generator takes latents of size {config.get('latent_dim')}, but {latent_dim} is "
+            f"expected (the audio model's). Use the same preset, or rerun notebooks/{NOTEBOOK}."
+        )
+    if image_shape is not None and config.get("image_shape") != list(image_shape):
+        raise ArtifactError(
+            f"{path}: the generator makes {config.get('image_shape')} images, but {list(image_shape)} is "
+            f"expected. Use the same preset and image source, or rerun notebooks/{NOTEBOOK}."
+        )
+    models, config = load_model_bundle(folder, NOTEBOOK)
+    if int(models["generator"].input_shape[-1]) != config["latent_dim"]:
+        raise ArtifactError(f"{path}: generator input does not match latent_dim {config['latent_dim']}.")
+    return models, config

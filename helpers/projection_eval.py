@@ -1,0 +1,87 @@
+"""Measure the image half of the bridge: how well projection recovers ``z``, how fast, and
+how real the generated images look. Notebook 03 and ``benchmarks/projection.py`` share it.
+
+Taught in ``03_gan_and_projection.ipynb``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from helpers.config import Preset
+from helpers.metrics import cosine_rows, frechet_distance
+from helpers.models.classifier import classify, image_features
+from helpers.models.gan import generate, sample_latents
+from helpers.projection import project_images, project_images_baseline
+
+
+def as_png(images: np.ndarray) -> np.ndarray:
+    """Images in [0, 1] rounded to the 256 levels a PNG file stores."""
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0) / 255.0
+
+
+@dataclass
+class ProjectionRun:
+    """One projection method on one set of images."""
+
+    z_hat: np.ndarray
+    cos: np.ndarray
+    seconds: float
+
+    @property
+    def ms_per_image(self) -> float:
+        return 1000.0 * self.seconds / len(self.cos)
+
+
+def timed_projection(project, images: np.ndarray, z: np.ndarray) -> ProjectionRun:
+    """Run ``project(images)`` once on a few images (graph tracing), then time it on all."""
+    project(images[:2])
+    start = time.perf_counter()
+    z_hat = project(images)
+    return ProjectionRun(z_hat, cosine_rows(z, z_hat), time.perf_counter() - start)
+
+
+def learned_projector(generator: keras.Model, encoder: keras.Model, preset: Preset, steps: int | None = None):
+    """``images -> z_hat`` with the preset's refinement settings (``steps`` overrides)."""
+    cfg = preset.gan
+    steps = cfg.refine_steps if steps is None else steps
+    return lambda images: project_images(
+        images, generator, encoder, steps, cfg.refine_learning_rate, cfg.prior_weight
+    )
+
+
+def baseline_projector(generator: keras.Model, preset: Preset):
+    """``images -> z_hat`` with the published method at the preset's step count."""
+    cfg = preset.gan
+    return lambda images: project_images_baseline(
+        images, generator, cfg.baseline_steps, cfg.baseline_learning_rate, seed=preset.seed
+    )
+
+
+def image_quality(
+    generator: keras.Model, judge: keras.Model, train_images: np.ndarray, test_images: np.ndarray, seed: int
+) -> dict:
+    """Fréchet distance of generated vs real test images on the judge's features, beside the
+    real-train vs real-test distance (as many generated images as training images, so both
+    distances are estimated from the same sample sizes), and the judge's test accuracy."""
+    latent_dim = int(generator.input_shape[-1])
+    fake = as_png(generate(generator, sample_latents(len(train_images), latent_dim, seed)))
+    test_features = image_features(judge, test_images)
+    summary = {
+        "fd": frechet_distance(image_features(judge, fake), test_features),
+        "fd_real_baseline": frechet_distance(image_features(judge, train_images), test_features),
+    }
+    if judge.output_shape[1:] != test_images.shape[1:]:  # a classifier, not the autoencoder fallback
+        summary["fake_digit_counts"] = np.bincount(classify(judge, fake), minlength=10).tolist()
+    return summary
+
+
+def classifier_accuracy(judge: keras.Model, images: np.ndarray, labels: np.ndarray) -> float | None:
+    """Accuracy of the judge on labelled images (None for the autoencoder fallback)."""
+    if judge.output_shape[1:] == images.shape[1:]:
+        return None
+    return float(np.mean(classify(judge, images) == labels))

@@ -1,0 +1,131 @@
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+from crash import StopAfter
+
+from helpers import config
+from helpers.errors import ArtifactError
+from helpers.models.gan import (
+    ImageGridSaver,
+    build_gan,
+    build_generator,
+    expected_latent_dim,
+    load_image_model,
+    sample_latents,
+    save_image_model,
+    train_gan,
+)
+from helpers.training import fit_resumable
+
+PRESET = config.load_preset("ci")
+CFG = dataclasses.replace(
+    PRESET.gan, generator_width=16, discriminator_width=8, encoder_units=16, batch_size=8
+)
+SHAPE = (16, 16, 1)
+
+
+def images(n: int = 32) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 1, size=(n, *SHAPE)).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 1), (64, 64, 3), (8, 8, 1)])
+def test_generator_makes_the_image_shape_in_tanh_range(shape):
+    generator = build_generator(12, shape, CFG)
+    out = generator(sample_latents(3, 12, 0)).numpy()
+    assert out.shape == (3, *shape) and np.all(np.abs(out) <= 1.0)
+
+
+def test_generator_refuses_sizes_that_are_not_powers_of_two():
+    with pytest.raises(ValueError, match="power of two"):
+        build_generator(12, (48, 48, 1), CFG)
+
+
+def test_gan_shapes_metrics_and_a_finite_training_run(tmp_path):
+    gan = build_gan(8, SHAPE, CFG, seed=0)
+    assert [m.name for m in gan.metrics] == ["d_loss", "g_loss", "latent_mse", "real_score", "fake_score"]
+    preset = dataclasses.replace(PRESET, gan=dataclasses.replace(CFG, epochs=3))
+    history = train_gan(gan, images(), preset, tmp_path, sample_latents(4, 8, 0))
+    assert len(history["d_loss"]) == 3
+    assert all(np.isfinite(history[key]).all() for key in ("d_loss", "g_loss", "latent_mse"))
+    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == [f"epoch_00{i}.png" for i in (1, 2, 3)]
+
+
+def test_latent_term_reaches_the_generator():
+    """With the latent term the generator's update depends on the encoder; without it, not."""
+    data = np.tanh(images(16) * 2 - 1)
+    updates = {}
+    for weight in (0.0, 50.0):
+        gan = build_gan(8, SHAPE, CFG, seed=0, latent_weight=weight)
+        before = [w.copy() for w in gan.generator.get_weights()]
+        gan.train_on_batch(data)
+        updates[weight] = sum(
+            np.abs(a - b).sum() for a, b in zip(gan.generator.get_weights(), before, strict=True)
+        )
+    assert updates[50.0] != pytest.approx(updates[0.0], rel=1e-3)
+
+
+def test_interrupted_gan_training_resumes_with_weights_and_optimizer_state(tmp_path):
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices(images() * 2 - 1).batch(8)
+    first = build_gan(8, SHAPE, CFG, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit_resumable(first, data, 4, tmp_path, callbacks=[StopAfter(2)], verbose=0)
+    saved = [w.copy() for w in first.generator.get_weights()]
+    assert int(first.g_optimizer.iterations) == 8
+
+    second = build_gan(8, SHAPE, CFG, seed=1)  # another process: other starting weights
+
+    class Check(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.weights = [w.copy() for w in self.model.generator.get_weights()]
+            self.iterations = int(self.model.g_optimizer.iterations)
+
+    check = Check()
+    history = fit_resumable(second, data, 4, tmp_path, callbacks=[check], verbose=0)
+    for restored, expected in zip(check.weights, saved, strict=True):
+        np.testing.assert_allclose(restored, expected)
+    assert check.iterations == 8, "the optimizers' state comes back with the weights"
+    assert history["epoch"] == [0, 1, 2, 3]
+
+
+def test_grid_saver_writes_one_png_per_epoch(tmp_path):
+    gan = build_gan(8, SHAPE, CFG, seed=0)
+    saver = ImageGridSaver(sample_latents(6, 8, 0), tmp_path, n_cols=3)
+    saver.set_model(gan)
+    saver.on_epoch_end(4)
+    from PIL import Image
+
+    with Image.open(tmp_path / "epoch_005.png") as grid:
+        assert grid.size == (3 * 17 - 1, 2 * 17 - 1)
+
+
+def test_image_model_round_trip_and_mismatch_errors(tmp_path):
+    gan = build_gan(8, SHAPE, CFG, seed=0)
+    folder = tmp_path / "image_model"
+    save_image_model(folder, {"generator": gan.generator, "encoder": gan.encoder}, {"metrics": {"x": 1}})
+    models, saved = load_image_model(folder, 8, SHAPE)
+    z = sample_latents(2, 8, 0)
+    np.testing.assert_allclose(models["generator"](z), gan.generator(z), atol=1e-6)
+    assert saved["latent_dim"] == 8 and saved["image_shape"] == list(SHAPE)
+    with pytest.raises(ArtifactError, match=r"latents of size 8.*16 is"):
+        load_image_model(folder, 16, SHAPE)
+    with pytest.raises(ArtifactError, match=r"makes \[16, 16, 1\] images"):
+        load_image_model(folder, 8, (32, 32, 1))
+    config_path = folder / "config.json"
+    config_path.write_text("{not json")
+    with pytest.raises(ArtifactError, match=r"not valid JSON.*03_gan_and_projection"):
+        load_image_model(folder)
+    with pytest.raises(ArtifactError, match=r"missing.*03_gan_and_projection"):
+        load_image_model(tmp_path / "nowhere")
+
+
+def test_generator_latent_size_must_match_the_saved_audio_model(tmp_path):
+    assert expected_latent_dim(PRESET, tmp_path) == PRESET.autoencoder.latent_dim  # no audio model yet
+    (tmp_path / "config.json").write_text(json.dumps({"latent_dim": 99, "files": {}}))
+    with pytest.raises(ArtifactError, match=r"latent size 99.*02_audio_autoencoder"):
+        expected_latent_dim(PRESET, tmp_path)
