@@ -71,7 +71,12 @@ def main(no_train: bool) -> dict:
             shutil.rmtree(work_dir, ignore_errors=True)
         generator = gan.generator
         encoder, _ = train_inversion_encoder(
-            generator, gan.encoder, cfg.inversion_steps, cfg.inversion_batch_size, 5e-4, seed=preset.seed
+            generator,
+            gan.encoder,
+            cfg.inversion_steps,
+            cfg.inversion_batch_size,
+            cfg.inversion_learning_rate,
+            seed=preset.seed,
         )
         judge = train_image_judge(train.images, train.labels, cfg.classifier_epochs, seed=preset.seed)
 

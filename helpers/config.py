@@ -104,6 +104,7 @@ class GanConfig:
     latent_weight: float = 30.0  # weight of the latent-reconstruction term in the generator's loss
     inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs
     inversion_batch_size: int = 128
+    inversion_learning_rate: float = 5e-4  # start of a cosine decay to a tenth
     refine_steps: int = 100  # Adam steps on z after the encoder's estimate
     refine_learning_rate: float = 0.1
     prior_weight: float = 1e-3  # weight of (||z|| / sqrt(d) - 1)^2 during refinement

@@ -14,7 +14,7 @@ import numpy as np
 
 from helpers.config import Preset
 from helpers.metrics import cosine_rows, frechet_distance
-from helpers.models.classifier import classify, image_features
+from helpers.models.classifier import classify, image_features, is_classifier
 from helpers.models.gan import generate, sample_latents
 from helpers.projection import project_images, project_images_baseline
 
@@ -75,13 +75,13 @@ def image_quality(
         "fd": frechet_distance(image_features(judge, fake), test_features),
         "fd_real_baseline": frechet_distance(image_features(judge, train_images), test_features),
     }
-    if judge.output_shape[1:] != test_images.shape[1:]:  # a classifier, not the autoencoder fallback
+    if is_classifier(judge):
         summary["fake_digit_counts"] = np.bincount(classify(judge, fake), minlength=10).tolist()
     return summary
 
 
 def classifier_accuracy(judge: keras.Model, images: np.ndarray, labels: np.ndarray) -> float | None:
     """Accuracy of the judge on labelled images (None for the autoencoder fallback)."""
-    if judge.output_shape[1:] == images.shape[1:]:
+    if not is_classifier(judge):
         return None
     return float(np.mean(classify(judge, images) == labels))

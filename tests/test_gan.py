@@ -129,3 +129,10 @@ def test_generator_latent_size_must_match_the_saved_audio_model(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"latent_dim": 99, "files": {}}))
     with pytest.raises(ArtifactError, match=r"latent size 99.*02_audio_autoencoder"):
         expected_latent_dim(PRESET, tmp_path)
+
+
+def test_fewer_images_than_one_batch_still_train(tmp_path):
+    gan = build_gan(8, SHAPE, CFG, seed=0)
+    preset = dataclasses.replace(PRESET, gan=dataclasses.replace(CFG, epochs=1, batch_size=64))
+    history = train_gan(gan, images(10), preset, tmp_path, sample_latents(2, 8, 0))
+    assert np.isfinite(history["d_loss"]).all() and int(gan.g_optimizer.iterations) == 1

@@ -95,3 +95,14 @@ def test_projection_recovers_latents_of_a_small_trained_gan(tmp_path):
     baseline = project_images_baseline(images, gan.generator, steps=100, seed=0)
     assert np.median(cosine_rows(z, learned)) >= 0.95
     assert recovery_rate(z, learned, 0.95) > recovery_rate(z, baseline, 0.95)
+
+
+def test_judge_kind_decides_accuracy_and_digit_counts():
+    from helpers.models.classifier import build_digit_classifier, build_feature_autoencoder, is_classifier
+    from helpers.projection_eval import classifier_accuracy
+
+    classifier, autoencoder = build_digit_classifier(SHAPE), build_feature_autoencoder(SHAPE)
+    assert is_classifier(classifier) and not is_classifier(autoencoder)
+    images = np.zeros((4, *SHAPE), np.float32)
+    assert classifier_accuracy(autoencoder, images, np.zeros(4, int)) is None
+    assert 0.0 <= classifier_accuracy(classifier, images, np.zeros(4, int)) <= 1.0

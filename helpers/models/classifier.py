@@ -78,6 +78,11 @@ def image_features(model: keras.Model, images: np.ndarray, batch_size: int = 256
     return extractor.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
 
 
+def is_classifier(model: keras.Model) -> bool:
+    """True for a digit classifier, False for the unlabelled-folder autoencoder fallback."""
+    return model.name == "digit_classifier"
+
+
 def classify(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Predicted digit per image (a classifier judge only)."""
     return model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0).argmax(axis=1)

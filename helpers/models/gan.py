@@ -259,7 +259,10 @@ def train_gan(
     if progress_every:
         callbacks.append(PrintEvery(progress_every, cfg.epochs))
     data = tf.data.Dataset.from_tensor_slices(to_tanh_range(images))
-    data = data.shuffle(len(images), seed=preset.seed).batch(cfg.batch_size, drop_remainder=True)
+    # whole batches only (a short last batch would skew the discriminator), unless there is no whole one
+    data = data.shuffle(len(images), seed=preset.seed).batch(
+        cfg.batch_size, drop_remainder=len(images) >= cfg.batch_size
+    )
     return fit_resumable(
         gan, data.prefetch(tf.data.AUTOTUNE), cfg.epochs, work_dir, callbacks=callbacks, verbose=verbose
     )
