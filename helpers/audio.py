@@ -95,7 +95,9 @@ def log_spectrogram(audio: np.ndarray, front_end: FrontEnd) -> np.ndarray:
     ``front_end.db_floor`` rather than ``-inf``.
     """
     magnitude = stft_magnitude(audio, front_end)[..., : front_end.n_freq, :]
-    return (20.0 * np.log10(np.maximum(magnitude, front_end.amin))).astype(np.float32)
+    spectrogram_db = (20.0 * np.log10(np.maximum(magnitude, front_end.amin))).astype(np.float32)
+    # float32 rounding of amin can land a hair under the floor (-60.000004): pin it exactly
+    return np.maximum(spectrogram_db, np.float32(front_end.db_floor))
 
 
 def spectrogram_to_magnitude(spectrogram_db: np.ndarray, front_end: FrontEnd) -> np.ndarray:
