@@ -166,6 +166,16 @@ def _in_batches(images: np.ndarray, batch_size: int, project) -> np.ndarray:
     return np.concatenate([project(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
+def _refine_encoder_estimates(images: np.ndarray, encoder: keras.Model, steps: int, batch_size: int, refine):
+    """``refine(targets, start)`` on each batch's encoder estimates; the estimates alone if ``steps`` is 0."""
+
+    def project(batch: np.ndarray) -> np.ndarray:
+        start = encoder(batch, training=False)
+        return start.numpy() if steps == 0 else refine(tf.constant(batch), start).numpy()
+
+    return _in_batches(images, batch_size, project)
+
+
 FINITE_DIFFERENCE_STEP = 1e-2  # in units of z (whose coordinates have unit variance)
 
 
@@ -248,16 +258,13 @@ def project_images(
     Memory grows with ``batch_size x (d + 1)`` generator calls at once; 32 suits a CPU.
     """
 
-    def project(batch: np.ndarray) -> np.ndarray:
-        start = encoder(batch, training=False)
-        if steps == 0:
-            return start.numpy()
-        return _gauss_newton_on_z(
-            generator, tf.constant(batch), start, tf.constant(steps), tf.constant(jacobian_updates),
+    return _refine_encoder_estimates(
+        images, encoder, steps, batch_size,
+        lambda targets, start: _gauss_newton_on_z(
+            generator, targets, start, tf.constant(steps), tf.constant(jacobian_updates),
             tf.constant(damping, tf.float32),
-        ).numpy()  # fmt: skip
-
-    return _in_batches(images, batch_size, project)
+        ),
+    )  # fmt: skip
 
 
 def project_images_adam(
@@ -272,16 +279,13 @@ def project_images_adam(
     """The first attempt, kept for comparison: the encoder's estimate, then ``steps`` Adam
     steps on mean squared pixel error + ``prior_weight`` (‖z‖/√d - 1)²."""
 
-    def project(batch: np.ndarray) -> np.ndarray:
-        start = encoder(batch, training=False)
-        if steps == 0:
-            return start.numpy()
-        return _adam_on_z(
-            generator, tf.constant(batch), start, tf.constant(steps), tf.constant(learning_rate, tf.float32),
+    return _refine_encoder_estimates(
+        images, encoder, steps, batch_size,
+        lambda targets, start: _adam_on_z(
+            generator, targets, start, tf.constant(steps), tf.constant(learning_rate, tf.float32),
             tf.constant(prior_weight, tf.float32), "mse", "square",
-        ).numpy()  # fmt: skip
-
-    return _in_batches(images, batch_size, project)
+        ),
+    )  # fmt: skip
 
 
 def project_images_baseline(
