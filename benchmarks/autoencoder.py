@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import config, datasets, features
+from helpers import config, features
+from helpers.artifacts import rounded
 from helpers.evaluation import evaluate_audio_codec
 from helpers.models.autoencoder import build_vae, load_audio_codec, train_audio_codec
 from helpers.training import steps_per_epoch
@@ -31,9 +32,7 @@ def main(no_train: bool) -> dict:
     preset = config.load_preset()
     paths = config.paths(preset)
     source = config.audio_source()
-    folder = features.features_dir(paths, preset, source)
-    if not (folder / "test.npz").is_file():
-        features.prepare_features(datasets.audio_catalog(source, paths), preset, folder)
+    folder = features.ensure_features(paths, preset, source, announce=False)  # stdout is the JSON
     train, test = features.load_split(folder, "train"), features.load_split(folder, "test")
     stats = features.load_stats(folder, preset.front_end)
 
@@ -59,10 +58,7 @@ def main(no_train: bool) -> dict:
         "source": source,
         "epochs": epochs,
         "train_seconds": None if seconds is None else round(seconds, 1),
-        **{
-            key: round(value, 4) if isinstance(value, float) else value
-            for key, value in report.summary.items()
-        },
+        **rounded(report.summary),
     }
 
 

@@ -101,6 +101,7 @@ def main(no_train: bool) -> dict:
         "ms_per_image": round(learned.ms_per_image, 2),
         "refine_steps": cfg.refine_steps,
         "jacobian_updates": cfg.jacobian_updates,
+        "polish_steps": cfg.polish_steps,
         "baseline_steps": cfg.baseline_steps,
         "baseline_recovery_rate": round(float(np.mean(baseline.cos >= 0.99)), 4),
         "baseline_median_cos": round(float(np.median(baseline.cos)), 4),

@@ -21,6 +21,15 @@ import numpy as np
 from helpers.errors import ArtifactError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
@@ -36,6 +45,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file a normal file's mode
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -56,6 +66,13 @@ def to_json(data: object, indent: int = 0) -> str:
     return json.dumps(data)
 
 
+def rounded(summary: dict, digits: int = 4) -> dict:
+    """``summary`` with every float rounded to ``digits`` places, for printing and benchmark JSON."""
+    return {
+        key: round(value, digits) if isinstance(value, float) else value for key, value in summary.items()
+    }
+
+
 def save_json(path: str | Path, data: dict) -> Path:
     """Write ``data`` as readable JSON (see ``to_json``), atomically."""
     with atomic_path(path) as tmp:
@@ -70,6 +87,16 @@ def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
             raise ValueError(f"array {name!r} has dtype object, which only pickle can store")
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
+    return Path(path)
+
+
+def save_array(path: str | Path, array: np.ndarray) -> Path:
+    """Write one array to a ``.npy`` file atomically (numeric dtypes only: no pickle)."""
+    array = np.asarray(array)
+    if array.dtype == object:
+        raise ValueError(f"{path}: dtype object needs pickle, which artifacts never use")
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
     return Path(path)
 
 
@@ -88,8 +115,21 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _for_inference(model):
+    """``model`` without its optimizer: a compiled model would save Adam's two moment
+    estimates too, tripling the file for nothing a loaded model uses (training resumes
+    from checkpoints, not from bundles). A functional model is rewrapped around the same
+    layers; other models are saved as they are."""
+    import keras
+
+    if getattr(model, "optimizer", None) is None or type(model).__name__ != "Functional":
+        return model
+    return keras.Model(model.inputs, model.outputs, name=model.name)
+
+
 def save_model_bundle(folder: str | Path, models: dict, config: dict) -> Path:
-    """Save Keras models and their ``config.json`` so that a crash never mixes two versions.
+    """Save Keras models (for inference: no optimizer state) and their ``config.json`` so
+    that a crash never mixes two versions.
 
     Each model goes to a new file ``<name>.<token>.keras``; then ``config.json``, which
     names those files with their SHA-256, replaces the old one in a single atomic
@@ -104,7 +144,7 @@ def save_model_bundle(folder: str | Path, models: dict, config: dict) -> Path:
         for name, model in models.items():
             filename = f"{name}.{token}.keras"
             with atomic_path(folder / filename) as tmp:
-                model.save(tmp)
+                _for_inference(model).save(tmp)
             files[name], hashes[name] = filename, file_sha256(folder / filename)
         save_json(folder / "config.json", {**config, "files": files, "sha256": hashes})
     except BaseException:

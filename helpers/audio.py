@@ -76,6 +76,32 @@ def load_clip(path: str | Path, front_end: FrontEnd) -> np.ndarray:
     return fix_length(audio, front_end.clip_samples)
 
 
+def load_clip_with_notes(path: str | Path, front_end: FrontEnd) -> tuple[np.ndarray, list[str]]:
+    """``load_clip`` plus a plain-language note for each change made to fit the front-end:
+    resampling, mixing to mono, cutting, padding, and silence. Used by the converter
+    (``helpers/convert.py``) so a user learns what happened to their file."""
+    clip_seconds = front_end.clip_seconds
+    audio = load_audio(path, front_end, max_seconds=clip_seconds + 0.1)  # raises on bad files
+    notes = []
+    try:
+        info = sf.info(str(path))
+        rate, channels, seconds = info.samplerate, info.channels, info.duration
+    except Exception:  # formats only librosa reads: the decoded length still tells cutting/padding
+        rate, channels, seconds = front_end.sample_rate, 1, len(audio) / front_end.sample_rate
+    if rate != front_end.sample_rate:
+        notes.append(f"resampled from {rate} Hz to {front_end.sample_rate} Hz")
+    if channels > 1:
+        notes.append(f"{channels} channels mixed to mono")
+    if len(audio) > front_end.clip_samples:
+        notes.append(f"{seconds:.2f} s long: only the first {clip_seconds:.3f} s is used")
+    elif len(audio) < front_end.clip_samples:
+        notes.append(f"{seconds:.2f} s long: padded with silence to {clip_seconds:.3f} s")
+    clip = fix_length(audio, front_end.clip_samples)
+    if not np.any(clip):
+        notes.append("silent: its image shows silence")
+    return clip, notes
+
+
 def stft_magnitude(audio: np.ndarray, front_end: FrontEnd) -> np.ndarray:
     """Linear STFT magnitude ``(..., n_fft // 2 + 1, n_frames)`` of clips ``(..., samples)``."""
     stft = librosa.stft(

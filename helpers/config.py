@@ -88,6 +88,7 @@ class AutoencoderConfig:
     kl_weight: float = 1e-3  # weight of the KL term per latent dimension
     db_weight: float = 1.0  # weight of the squared error of normalised dB values (every bin alike)
     loud_weight: float = 1.0  # weight of the same error weighted by the target's magnitude (loud bins)
+    listener_epochs: int = 20  # the spoken-digit classifier saved beside the autoencoder
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ class GanConfig:
     refine_steps: int = 5  # Gauss-Newton steps on z after the encoder's estimate
     jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (the rest reuse it)
     damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
+    polish_steps: int = 2  # further steps, each with a fresh Jacobian, for images still fitted poorly
+    polish_tolerance: float = (
+        0.01  # "poorly": RMS pixel error above this ([0, 1] units; 8-bit rounding 0.0011)
+    )
     adam_steps: int = 100  # the first attempt, shown for comparison: Adam steps after the encoder
     adam_learning_rate: float = 0.1
     prior_weight: float = 1e-3  # weight of (||z|| / sqrt(d) - 1)^2 in the Adam comparison
@@ -139,7 +144,9 @@ PRESETS: dict[str, Preset] = {
         max_voices=10,
         max_images=300,
         gl_iterations=16,
-        autoencoder=AutoencoderConfig(latent_dim=16, filters=(32, 32, 64, 64), epochs=2, batch_size=16),
+        autoencoder=AutoencoderConfig(
+            latent_dim=16, filters=(32, 32, 64, 64), epochs=2, batch_size=16, listener_epochs=2
+        ),
         gan=GanConfig(
             generator_width=32,
             discriminator_width=16,

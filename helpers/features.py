@@ -25,7 +25,7 @@ from helpers.audio import (
     save_norm_stats,
 )
 from helpers.config import FrontEnd, Paths, Preset, source_tag
-from helpers.datasets import AudioCatalog, limit_speakers, split_by_speaker
+from helpers.datasets import AudioCatalog, audio_catalog, limit_speakers, split_by_speaker
 from helpers.errors import A2IError, ArtifactError, ConfigError
 
 SPLITS = ("train", "test")
@@ -143,6 +143,17 @@ def prepare_features(catalog: AudioCatalog, preset: Preset, folder: Path) -> dic
     }
     save_json(folder / "features.json", summary)
     return summary
+
+
+def ensure_features(paths: Paths, preset: Preset, source: str, announce: bool = True) -> Path:
+    """The feature folder for this preset and source, built first (as ``01_preprocess.ipynb``
+    does) when it holds no test split yet; ``announce`` says so on stdout."""
+    folder = features_dir(paths, preset, source)
+    if not (folder / "test.npz").is_file():
+        if announce:
+            print(f"no features in {folder} yet: building them as 01_preprocess.ipynb does")
+        prepare_features(audio_catalog(source, paths), preset, folder)
+    return folder
 
 
 def load_summary(folder: Path) -> dict:

@@ -6,6 +6,7 @@ Pixels are float32 in [0, 1], shaped ``(height, width, channels)`` with 1 (grey)
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,44 @@ def load_image(path: str | Path, size: int, channels: int | None = 1) -> np.ndar
     return resize_images(pixels[None], size)[0]
 
 
+def load_image_with_notes(path: str | Path, size: int, channels: int) -> tuple[np.ndarray, list[str]]:
+    """An image for a generator of ``(size, size, channels)`` images, plus a note for each
+    conversion made: resizing, colour to grey (or grey to colour), transparency, 16-bit
+    or palette modes. A non-square image is refused (``ImageFileError``): generated images
+    are square, and cropping one would lose part of what it encodes. Used by the converter."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageFileError(
+            path, "is a folder, not a file" if path.is_dir() else "no such file", "check the path"
+        )
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            mode, (width, height) = image.mode, image.size
+            transparent = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
+            grey = is_greyscale(image)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageFileError(path, f"not a readable image ({type(exc).__name__}: {exc})") from exc
+    if width != height:
+        raise ImageFileError(
+            path,
+            f"is {width} x {height} pixels; generated images are square ({size} x {size})",
+            "pass the whole generated image; crop or pad it back to a square if it was edited",
+        )
+    notes = []
+    if width != size:
+        notes.append(f"resized from {width} x {height} to {size} x {size}")
+    if channels == 1 and not grey:
+        notes.append("colour converted to grey")
+    if channels == 3 and grey:
+        notes.append("grey copied to three colour channels")
+    if transparent:
+        notes.append("transparency composited onto black")
+    if mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        notes.append(f"{mode} pixels scaled to 8 bits")
+    return load_image(path, size, channels), notes
+
+
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     """Resize ``(n, h, w, c)`` images in [0, 1] to ``(n, size, size, c)`` (bicubic, clipped)."""
     images = np.asarray(images, dtype=np.float32)
@@ -110,6 +149,22 @@ def save_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
         else:
             pil.save(tmp, format="JPEG", quality=quality)
     return path
+
+
+def jpeg_round_trip(images: np.ndarray, quality: int) -> np.ndarray:
+    """``(n, h, w, c)`` images in [0, 1] as they come back from a JPEG file at ``quality``
+    (encoded and decoded in memory with PIL, as ``save_image`` would write them)."""
+    images = np.asarray(images)
+    out = np.empty(images.shape, dtype=np.float32)
+    for i, image in enumerate(images):
+        pixels = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(
+            buffer, format="JPEG", quality=quality
+        )
+        decoded = np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
+        out[i] = decoded.reshape(image.shape)
+    return out
 
 
 def image_grid(images: np.ndarray, n_cols: int, pad: int = 1) -> np.ndarray:

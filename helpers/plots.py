@@ -153,3 +153,34 @@ def projection_pairs_figure(targets: np.ndarray, recovered: np.ndarray, cos: np.
         axes[0, i].set_title(f"cos {cos[i]:.3f}", fontsize=8)
     fig.suptitle("target G(z) (top) and G(z_hat) from its projection (bottom)")
     return fig
+
+
+def round_trip_figure(
+    image: np.ndarray, spectrograms_db: dict[str, np.ndarray], front_end: FrontEnd
+) -> Figure:
+    """The generated image beside one dB spectrogram ``(F, T)`` per named stage of the trip
+    (``04_round_trip.ipynb``)."""
+    n = 1 + len(spectrograms_db)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.0), constrained_layout=True)
+    axes[0].imshow(np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+    axes[0].set_title("the image (PNG file)", fontsize=9)
+    axes[0].set_axis_off()
+    for ax, (name, spectrogram_db) in zip(axes[1:], spectrograms_db.items(), strict=True):
+        show_spectrogram(ax, spectrogram_db, front_end, name)
+    return fig
+
+
+def damage_penalty_figure(rows: list[dict], reference: str = "ae") -> Figure:
+    """Bars of each path's spectral-convergence penalty over ``reference`` (dB, lower is better)
+    and its median cos(z_hat, z), from ``RoundTripReport.table()`` (``04_round_trip.ipynb``)."""
+    base = next(row["sc_db"] for row in rows if row["path"] == reference)
+    damaged = [row for row in rows if row["latent_cos"] is not None]
+    names = [row["path"] for row in damaged]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2), constrained_layout=True)
+    left.bar(names, [row["sc_db"] - base for row in damaged], color="tab:red")
+    left.set(ylabel="dB", title=f"spectral convergence penalty over the {reference} path")
+    right.bar(names, [row["latent_cos"] for row in damaged], color="tab:blue")
+    right.set(ylim=(0, 1), ylabel="median cos(z_hat, z)", title="latent recovered from the image")
+    for ax in (left, right):
+        ax.tick_params(axis="x", labelrotation=30)
+    return fig

@@ -49,7 +49,10 @@ def learned_projector(generator: keras.Model, encoder: keras.Model, preset: Pres
     """``images -> z_hat``: encoder + the preset's Gauss-Newton steps (``steps`` overrides)."""
     cfg = preset.gan
     steps = cfg.refine_steps if steps is None else steps
-    return lambda images: project_images(images, generator, encoder, steps, cfg.jacobian_updates, cfg.damping)
+    return lambda images: project_images(
+        images, generator, encoder, steps, cfg.jacobian_updates, cfg.damping,
+        polish_steps=cfg.polish_steps, polish_tolerance=cfg.polish_tolerance,
+    )  # fmt: skip
 
 
 def adam_projector(generator: keras.Model, encoder: keras.Model, preset: Preset):

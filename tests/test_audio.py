@@ -176,3 +176,24 @@ def test_bad_audio_files_raise_a_clear_error(tmp_path, write_audio, front_end, m
         audio.load_clip(path, front_end)
     assert str(path) in str(caught.value)
     assert "What to do" in str(caught.value)
+
+
+def test_clips_for_the_model_come_with_notes_of_what_changed(write_audio, front_end):
+    from helpers.audio import load_clip_with_notes
+
+    exact = write_audio("exact.wav", tone(440, front_end.clip_seconds, 8000), 8000)
+    clip, notes = load_clip_with_notes(exact, front_end)
+    assert clip.shape == (front_end.clip_samples,) and notes == []
+    long_stereo = write_audio("long.wav", np.stack([tone(440, 3.0, 44100)] * 2, axis=1), 44100)
+    clip, notes = load_clip_with_notes(long_stereo, front_end)
+    assert clip.shape == (front_end.clip_samples,)
+    assert notes == [
+        "resampled from 44100 Hz to 8000 Hz",
+        "2 channels mixed to mono",
+        "3.00 s long: only the first 1.016 s is used",
+    ]
+    silent = write_audio("silent.wav", np.zeros(400, np.float32), 8000)
+    assert load_clip_with_notes(silent, front_end)[1] == [
+        "0.05 s long: padded with silence to 1.016 s",
+        "silent: its image shows silence",
+    ]

@@ -55,3 +55,23 @@ def test_projection_benchmark_trains_and_measures(tmp_path):
 def test_projection_benchmark_without_a_model_says_what_to_run(tmp_path):
     result = run_benchmark("projection.py", tmp_path, "--no-train", check=False)
     assert result.returncode != 0 and "03_gan_and_projection" in result.stderr
+
+
+def test_round_trip_benchmark_measures_the_shipped_models_when_none_was_trained(tmp_path):
+    report = json.loads(run_benchmark("round_trip.py", tmp_path).stdout)
+    expected = ("clips", "gl_sc_db", "ae_sc_db", "rt_sc_db", "rt_jpeg75_sc_db", "ae_lsd_db", "rt_lsd_db")
+    expected += ("ae_stoi", "rt_stoi", "latent_cos_median", "digit_acc_original", "digit_acc_ae")
+    expected += ("digit_acc_rt", "ms_per_clip_audio_to_image", "ms_per_clip_image_to_audio")
+    for key in expected:
+        assert key in report
+    assert report["audio_model"] == str(ROOT / "audio_model") and report["gl_iterations"] == 16
+    assert report["clips"] == 20 and report["gl_sc_db"] < report["ae_sc_db"] < 0.0
+    # the shipped pair is trained: the image gives the latent back and costs the sound almost nothing
+    assert report["latent_cos_median"] > 0.99 and report["rt_sc_db"] <= report["ae_sc_db"] + 1.0
+    assert 0.0 <= report["digit_acc_rt"] <= 1.0 and report["ms_per_clip_image_to_audio"] > 0
+    assert not (tmp_path / "audio_model").exists(), "the benchmark never writes a model folder"
+
+
+def test_round_trip_benchmark_with_an_empty_artifacts_folder_says_what_to_run(tmp_path):
+    result = run_benchmark("round_trip.py", tmp_path, "--artifacts", str(tmp_path), check=False)
+    assert result.returncode != 0 and "02_audio_autoencoder" in result.stderr

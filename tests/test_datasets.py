@@ -222,6 +222,18 @@ def test_features_are_written_and_read_back(paths):
     assert features.load_stats(folder, preset.front_end).mean_db.shape == (128,)
 
 
+def test_ensure_features_builds_once_and_then_reuses(paths, capsys):
+    preset = config.load_preset("ci")
+    folder = features.ensure_features(paths, preset, "sample")
+    assert (
+        folder == features.features_dir(paths, preset, "sample")
+        and "building them" in capsys.readouterr().out
+    )
+    written = (folder / "test.npz").stat().st_mtime_ns
+    assert features.ensure_features(paths, preset, "sample", announce=False) == folder
+    assert (folder / "test.npz").stat().st_mtime_ns == written and capsys.readouterr().out == ""
+
+
 def test_missing_or_broken_features_say_how_to_rebuild(tmp_path):
     from helpers.errors import ArtifactError
 

@@ -83,3 +83,39 @@ def test_tanh_range_round_trip_and_grid():
     grid = images.image_grid(x, n_cols=3, pad=1)
     assert grid.shape == (2 * 5 - 1, 3 * 5 - 1, 1)
     np.testing.assert_array_equal(grid[:4, :4], x[0])
+
+
+def test_images_for_the_model_come_with_notes_of_what_changed(tmp_path):
+    from PIL import Image
+
+    from helpers.errors import ImageFileError
+    from helpers.images import load_image_with_notes
+
+    Image.new("L", (32, 32), 128).save(tmp_path / "exact.png")
+    pixels, notes = load_image_with_notes(tmp_path / "exact.png", 32, 1)
+    assert pixels.shape == (32, 32, 1) and notes == [] and abs(float(pixels.mean()) - 128 / 255) < 1e-6
+    Image.new("RGBA", (96, 96), (255, 0, 0, 128)).save(tmp_path / "big.png")
+    pixels, notes = load_image_with_notes(tmp_path / "big.png", 32, 1)
+    assert pixels.shape == (32, 32, 1)
+    assert notes == [
+        "resized from 96 x 96 to 32 x 32",
+        "colour converted to grey",
+        "transparency composited onto black",
+    ]
+    Image.new("L", (32, 32)).save(tmp_path / "grey.png")
+    assert load_image_with_notes(tmp_path / "grey.png", 32, 3)[1] == ["grey copied to three colour channels"]
+    Image.new("L", (32, 20)).save(tmp_path / "wide.png")
+    with pytest.raises(ImageFileError, match=r"wide\.png.*32 x 20.*square"):
+        load_image_with_notes(tmp_path / "wide.png", 32, 1)
+    with pytest.raises(ImageFileError, match="no such file"):
+        load_image_with_notes(tmp_path / "missing.png", 32, 1)
+
+
+def test_jpeg_round_trip_matches_a_written_jpeg(tmp_path):
+    from helpers.images import jpeg_round_trip, load_image, save_image
+
+    image = np.random.default_rng(0).uniform(0, 1, (32, 32, 1)).astype(np.float32)
+    save_image(tmp_path / "x.jpg", image, quality=75)
+    np.testing.assert_allclose(
+        jpeg_round_trip(image[None], 75)[0], load_image(tmp_path / "x.jpg", 32), atol=1e-6
+    )

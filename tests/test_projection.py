@@ -103,6 +103,15 @@ def test_batch_size_does_not_change_the_answer():
     np.testing.assert_allclose(one, split, atol=1e-5)
 
 
+def test_a_single_image_projects_like_a_batch():
+    """One image alone (the converter's commonest call) traces with a static batch of 1."""
+    generator = linear_generator(seed=5)
+    images = generate(generator, sample_latents(4, 6, 3))
+    alone = project_images(images[:1], generator, zero_encoder(), 3)
+    together = project_images(images, generator, zero_encoder(), 3)
+    np.testing.assert_allclose(alone[0], together[0], atol=1e-4)
+
+
 def test_baseline_is_seeded_and_moves_towards_the_target():
     generator = linear_generator()
     z = sample_latents(16, 6, 3)

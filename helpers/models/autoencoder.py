@@ -225,6 +225,7 @@ class AudioCodec:
     stats: NormStats
     whitening: Whitening | None
     front_end: FrontEnd
+    listener: keras.Model | None = None  # the digit classifier of ``models/listener.py``, if trained
 
     @property
     def latent_dim(self) -> int:
@@ -292,7 +293,8 @@ def train_audio_codec(
 
 
 def save_audio_codec(folder: str | Path, codec: AudioCodec, extra: dict) -> Path:
-    """Save the codec as ``encoder/decoder.<token>.keras`` + ``config.json`` (atomic; see artifacts)."""
+    """Save the codec as ``encoder/decoder.<token>.keras`` (and ``listener.<token>.keras`` when it has
+    one) + ``config.json``, atomically (see ``artifacts.save_model_bundle``)."""
     config = {
         "kind": "audio_autoencoder",
         "latent_dim": codec.latent_dim,
@@ -301,7 +303,10 @@ def save_audio_codec(folder: str | Path, codec: AudioCodec, extra: dict) -> Path
         "whitening": codec.whitening.to_dict() if codec.whitening else None,
         **extra,
     }
-    return save_model_bundle(folder, {"encoder": codec.encoder, "decoder": codec.decoder}, config)
+    models = {"encoder": codec.encoder, "decoder": codec.decoder}
+    if codec.listener is not None:
+        models["listener"] = codec.listener
+    return save_model_bundle(folder, models, config)
 
 
 def load_audio_codec(
@@ -330,6 +335,7 @@ def load_audio_codec(
             stats=NormStats.from_dict(config["normalisation"]),
             whitening=Whitening.from_dict(config["whitening"]) if config.get("whitening") else None,
             front_end=FrontEnd(**config["front_end"]),
+            listener=models.get("listener"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(

@@ -1,0 +1,54 @@
+"""Benchmark the whole round trip on the held-out clips: audio -> image (PNG) -> audio.
+
+    python benchmarks/round_trip.py                      # the configured models
+    python benchmarks/round_trip.py --artifacts DIR      # the models in DIR/audio_model, DIR/image_model
+
+Honours A2I_PRESET (test clips, Griffin-Lim iterations), A2I_AUDIO_SOURCE and
+A2I_ARTIFACTS; the models are those trained under the artifacts root, else the shipped
+demo models. Builds the features first if ``01_preprocess.ipynb`` has not. Writes nothing
+but the features. Prints one JSON object: clips, gl_sc_db, ae_sc_db, rt_sc_db,
+rt_jpeg75_sc_db, ae_lsd_db, rt_lsd_db, ae_stoi, rt_stoi, latent_cos_median,
+digit_acc_original, digit_acc_ae, digit_acc_rt, ms_per_clip_audio_to_image,
+ms_per_clip_image_to_audio (and the models used).
+Targets (demo, 2 cores): rt_sc_db <= ae_sc_db + 1; rt_jpeg75_sc_db <= ae_sc_db + 2;
+digit_acc_rt >= digit_acc_original - 0.05; ms_per_clip_image_to_audio <= 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from helpers import config, features
+from helpers.artifacts import rounded
+from helpers.round_trip import load_bridge, model_folders
+from helpers.round_trip_eval import evaluate_round_trip
+
+
+def main(artifacts: str | None) -> dict:
+    preset = config.load_preset()
+    paths = config.paths(preset)
+    source = config.audio_source()
+    folder = features.ensure_features(paths, preset, source, announce=False)  # stdout is the JSON
+    test = features.load_split(folder, "test")
+    if artifacts:
+        audio_model, image_model = Path(artifacts) / "audio_model", Path(artifacts) / "image_model"
+    else:
+        audio_model, image_model = model_folders(paths)
+    bridge = load_bridge(audio_model, image_model, preset.gl_iterations, seed=preset.seed)
+    report = evaluate_round_trip(bridge, test.clips, test.digits, seed=preset.seed)
+    return {
+        "preset": preset.name,
+        "source": source,
+        "audio_model": str(audio_model),
+        "image_model": str(image_model),
+        "gl_iterations": bridge.gl_iterations,
+        **rounded(report.summary),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Measure the audio -> image -> audio round trip.")
+    parser.add_argument("--artifacts", metavar="DIR", help="folder holding audio_model/ and image_model/")
+    print(json.dumps(main(parser.parse_args().artifacts)))

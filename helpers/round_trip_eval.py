@@ -1,0 +1,160 @@
+"""Measure the whole round trip on held-out clips: how much sound survives audio -> image ->
+audio, what a damaged image costs, and how fast each direction runs. Notebook 04 and
+``benchmarks/round_trip.py`` share it.
+
+Taught in ``04_round_trip.ipynb``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from helpers.images import jpeg_round_trip, resize_images
+from helpers.metrics import cosine_rows, griffin_lim_floor, spectrogram_scores, stoi_joined
+from helpers.models.listener import digit_accuracy
+from helpers.projection_eval import as_png
+from helpers.round_trip import Bridge
+
+
+def _resized(images: np.ndarray, fraction: float) -> np.ndarray:
+    size = images.shape[1]
+    small = resize_images(images, max(2, round(size * fraction)))
+    return as_png(resize_images(small, size))
+
+
+def _noisy(images: np.ndarray, std: float, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0.0, std, images.shape)
+    return as_png(images + noise)
+
+
+def image_damages(seed: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """What can happen to a generated image on its way to someone, as ``name -> function``:
+    the lossless PNG first (8-bit rounding only), then JPEG at three qualities, a resize to
+    three quarters of the side and back, and faint Gaussian noise (std 0.02 of full scale)."""
+    return {
+        "png": as_png,
+        "jpeg90": lambda images: jpeg_round_trip(images, 90),
+        "jpeg75": lambda images: jpeg_round_trip(images, 75),
+        "jpeg50": lambda images: jpeg_round_trip(images, 50),
+        "resize75": lambda images: _resized(images, 0.75),
+        "noise02": lambda images: _noisy(images, 0.02, seed),
+    }
+
+
+@dataclass
+class PathResult:
+    """One way back to audio: its waveforms and per-clip scores."""
+
+    clips: np.ndarray  # (n, samples)
+    sc_db: np.ndarray  # (n,)
+    lsd_db: np.ndarray  # (n,)
+    latent_cos: np.ndarray | None = None  # (n,) cos(ẑ, z) when the path goes through an image
+    digit_acc: float | None = None
+
+
+@dataclass
+class RoundTripReport:
+    """Everything ``evaluate_round_trip`` measured; ``summary`` is the benchmark's JSON."""
+
+    latents: np.ndarray  # (n, d) the clips' latents
+    images: np.ndarray  # (n, h, w, c) generated, in [0, 1], before any file
+    paths: dict[str, PathResult]  # "floor", "ae", then one per image damage ("png" is the round trip)
+    original_digit_acc: float | None = None  # the listener on the original clips
+    summary: dict = field(default_factory=dict)
+
+    def table(self) -> list[dict]:
+        """One row per path: median SC and LSD (dB), median latent cosine and digit accuracy."""
+        return [
+            {
+                "path": name,
+                "sc_db": float(np.median(result.sc_db)),
+                "lsd_db": float(np.median(result.lsd_db)),
+                "latent_cos": None if result.latent_cos is None else float(np.median(result.latent_cos)),
+                "digit_acc": result.digit_acc,
+            }
+            for name, result in self.paths.items()
+        ]
+
+
+def _timed(function: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> tuple[np.ndarray, float]:
+    """``function(inputs)`` and its milliseconds per item, after one warm-up call on two items."""
+    function(inputs[:2])
+    start = time.perf_counter()
+    outputs = function(inputs)
+    return outputs, 1000.0 * (time.perf_counter() - start) / len(inputs)
+
+
+def evaluate_round_trip(
+    bridge: Bridge, clips: np.ndarray, digits: np.ndarray, seed: int = 0, damages: bool = True
+) -> RoundTripReport:
+    """Take ``clips`` ``(n, samples)`` through the Griffin-Lim floor, the autoencoder alone and the
+    full round trip (image rounded to 8 bits as a PNG stores it, then projected back), and
+    with ``damages`` through each of ``image_damages``. Scores: spectral convergence and
+    log-spectral distance against the originals, cos(ẑ, z), the listener's digit accuracy
+    (when the audio model has a listener and ``digits`` are known), STOI, and the time per
+    clip of each direction (batched; image -> audio includes Griffin-Lim)."""
+    front_end, listener, stats = bridge.front_end, bridge.codec.listener, bridge.codec.stats
+    clips = np.asarray(clips, np.float32)
+
+    def accuracy(audio: np.ndarray) -> float | None:
+        return None if listener is None else digit_accuracy(listener, audio, digits, front_end, stats)
+
+    def scored(audio: np.ndarray, latent_cos: np.ndarray | None = None) -> PathResult:
+        sc_db, lsd_db = spectrogram_scores(clips, audio, front_end)
+        return PathResult(audio, sc_db, lsd_db, latent_cos, accuracy(audio))
+
+    images, ms_audio_to_image = _timed(bridge.clips_to_images, clips)
+    latents = bridge.clips_to_latents(clips)
+    floor_clips, _, _ = griffin_lim_floor(clips, front_end, bridge.gl_iterations, bridge.seed)
+    results = {
+        "floor": scored(floor_clips),
+        "ae": scored(bridge.spectrograms_to_clips(bridge.latents_to_spectrograms_db(latents))),
+    }
+    png = as_png(images)
+    rt_clips, ms_image_to_audio = _timed(bridge.images_to_clips, png)
+    results["png"] = scored(rt_clips, cosine_rows(latents, bridge.images_to_latents(png)))
+    if damages:
+        for name, damage in image_damages(seed).items():
+            if name == "png":
+                continue
+            z_hat = bridge.images_to_latents(damage(images))
+            audio = bridge.spectrograms_to_clips(bridge.latents_to_spectrograms_db(z_hat))
+            results[name] = scored(audio, cosine_rows(latents, z_hat))
+    report = RoundTripReport(latents, images, results, original_digit_acc=accuracy(clips))
+    report.summary = _summary(report, clips, front_end.sample_rate, ms_audio_to_image, ms_image_to_audio)
+    return report
+
+
+def _summary(
+    report: RoundTripReport,
+    clips: np.ndarray,
+    sample_rate: int,
+    ms_audio_to_image: float,
+    ms_image_to_audio: float,
+) -> dict:
+    paths = report.paths
+
+    def median(name: str, key: str) -> float | None:
+        return float(np.median(getattr(paths[name], key))) if name in paths else None
+
+    return {
+        "clips": len(clips),
+        "gl_sc_db": median("floor", "sc_db"),
+        "ae_sc_db": median("ae", "sc_db"),
+        "rt_sc_db": median("png", "sc_db"),
+        "rt_jpeg75_sc_db": median("jpeg75", "sc_db"),
+        "ae_lsd_db": median("ae", "lsd_db"),
+        "rt_lsd_db": median("png", "lsd_db"),
+        "ae_stoi": stoi_joined(clips, paths["ae"].clips, sample_rate),
+        "rt_stoi": stoi_joined(clips, paths["png"].clips, sample_rate),
+        "latent_cos_median": median("png", "latent_cos"),
+        "digit_acc_original": report.original_digit_acc,
+        "digit_acc_ae": paths["ae"].digit_acc,
+        "digit_acc_rt": paths["png"].digit_acc,
+        "ms_per_clip_audio_to_image": ms_audio_to_image,
+        "ms_per_clip_image_to_audio": ms_image_to_audio,
+    }
