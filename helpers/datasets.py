@@ -298,3 +298,40 @@ def split_images(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[n
         test.extend(members[:n_test])
         train.extend(members[n_test:])
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(test, dtype=np.int64))
+
+
+def images_by_digit(image_labels: np.ndarray, digits: np.ndarray) -> dict[int, np.ndarray]:
+    """For each digit in ``digits``, the positions of the images labelled with it.
+
+    Raises ``ConfigError`` naming the problem when a clip has no digit label (-1) or a
+    digit has no image: pairing needs both sides labelled (``05_paired_generation.ipynb``).
+    """
+    digits = np.asarray(digits)
+    if np.any(digits < 0):
+        raise ConfigError(
+            f"{int(np.sum(digits < 0))} clip(s) have no digit label: pairing needs files named like "
+            "'7_speaker_3.wav' (or choose A2I_AUDIO_SOURCE=sample or fsdd)."
+        )
+    table = {int(d): np.flatnonzero(np.asarray(image_labels) == d) for d in np.unique(digits)}
+    missing = sorted(d for d, positions in table.items() if len(positions) == 0)
+    if missing:
+        raise ConfigError(
+            f"no image shows digit(s) {missing}: pairing needs labelled images of every spoken digit "
+            "(choose A2I_IMAGE_SOURCE=digits or mnist, or name images like '7_cat.png')."
+        )
+    return table
+
+
+def pair_by_digit(digits: np.ndarray, image_labels: np.ndarray, seed: int) -> np.ndarray:
+    """One fixed partner per clip: the position of an image of the same digit, drawn with
+    ``seed`` (``(n_clips,)``, int64). Partners are spread evenly: within a digit, images are
+    dealt out in a shuffled order before any is used twice. Taught in ``05_paired_generation.ipynb``."""
+    digits = np.asarray(digits)
+    table = images_by_digit(image_labels, digits)
+    rng = np.random.default_rng(seed)
+    partners = np.empty(len(digits), dtype=np.int64)
+    for digit, positions in table.items():
+        clips = np.flatnonzero(digits == digit)
+        deck = np.concatenate([rng.permutation(positions) for _ in range(-(-len(clips) // len(positions)))])
+        partners[clips] = deck[: len(clips)]
+    return partners

@@ -31,6 +31,44 @@ def make_dataset(
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def fresh_partner_dataset(
+    clips: np.ndarray,
+    digits: np.ndarray,
+    images: np.ndarray,
+    image_labels: np.ndarray,
+    batch_size: int,
+    seed: int,
+) -> tf.data.Dataset:
+    """Batches of ``(clip features, image)`` where each clip meets a new image of its digit
+    every epoch (drawn uniformly, seeded, different each pass over the data); the other
+    pairing, a fixed partner per clip, is ``datasets.pair_by_digit``. Taught in
+    ``05_paired_generation.ipynb``."""
+    from helpers.datasets import images_by_digit
+
+    table = images_by_digit(image_labels, digits)
+    n_digits = max(table) + 1
+    counts = np.zeros(n_digits, np.int64)
+    padded = np.zeros((n_digits, max(len(v) for v in table.values())), np.int64)
+    for digit, positions in table.items():
+        counts[digit], padded[digit, : len(positions)] = len(positions), positions
+    counts_t, padded_t = tf.constant(counts), tf.constant(padded)
+    images_t = tf.constant(np.asarray(images, np.float32))
+
+    def with_partner(element: tuple[tf.Tensor, tf.Tensor], draw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        clip, digit = element
+        position = padded_t[digit, tf.math.floormod(draw, counts_t[digit])]
+        return clip, tf.gather(images_t, position)
+
+    pairs = tf.data.Dataset.from_tensor_slices((np.asarray(clips, np.float32), np.asarray(digits, np.int64)))
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    data = tf.data.Dataset.zip((pairs, draws)).map(with_partner, num_parallel_calls=tf.data.AUTOTUNE)
+    return (
+        data.shuffle(len(clips), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
 class JsonHistory(keras.callbacks.Callback):
     """Writes the loss curves to a JSON file after every epoch, appending when training resumes."""
 

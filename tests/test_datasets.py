@@ -242,3 +242,50 @@ def test_missing_or_broken_features_say_how_to_rebuild(tmp_path):
     (tmp_path / "train.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(ArtifactError, match="unreadable"):
         features.load_split(Path(tmp_path), "train")
+
+
+def test_fixed_partners_show_the_same_digit_and_are_spread_evenly():
+    digits = np.array([0, 0, 0, 0, 1, 1, 2])
+    labels = np.array([1, 0, 2, 0, 1, 0, 9])
+    partners = datasets.pair_by_digit(digits, labels, seed=3)
+    assert partners.dtype == np.int64 and np.array_equal(labels[partners], digits)
+    zeros = partners[digits == 0].tolist()  # four clips, three images of a zero: each dealt once, one twice
+    assert set(zeros) == {1, 3, 5} and max(zeros.count(i) for i in (1, 3, 5)) == 2
+    assert np.array_equal(partners, datasets.pair_by_digit(digits, labels, seed=3))
+
+
+def test_pairing_names_what_is_missing():
+    from helpers.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no image shows digit\(s\) \[3\]"):
+        datasets.pair_by_digit(np.array([0, 3]), np.array([0, 1]), seed=0)
+    with pytest.raises(ConfigError, match="1 clip\\(s\\) have no digit label"):
+        datasets.pair_by_digit(np.array([0, -1]), np.array([0, 1]), seed=0)
+
+
+def test_fresh_partners_change_each_epoch_but_keep_the_digit():
+    from helpers.training import fresh_partner_dataset
+
+    digits = np.repeat(np.arange(3), 4)
+    clips = digits[:, None].astype(np.float32)  # a clip "is" its digit, so pairs can be checked
+    labels = np.repeat(np.arange(3), 5)
+    images = (np.arange(15, dtype=np.float32)[:, None] * 10 + labels[:, None]).astype(
+        np.float32
+    )  # id*10 + digit
+    data = fresh_partner_dataset(clips, digits, images, labels, batch_size=4, seed=7)
+    epochs = []
+    for _ in range(2):
+        seen = {}
+        for clip_batch, image_batch in data:
+            for clip, image in zip(clip_batch.numpy()[:, 0], image_batch.numpy()[:, 0], strict=True):
+                assert int(image) % 10 == int(clip)  # the partner shows the clip's digit
+                seen.setdefault(int(clip), []).append(int(image) // 10)
+        epochs.append({digit: sorted(ids) for digit, ids in seen.items()})
+    assert sum(len(ids) for ids in epochs[0].values()) == 12
+    assert epochs[0] != epochs[1], "a new epoch draws new partners"
+
+    def first_epoch(dataset):
+        return [(c.numpy().tolist(), i.numpy().tolist()) for c, i in dataset]
+
+    twin = fresh_partner_dataset(clips, digits, images, labels, batch_size=4, seed=7)
+    assert first_epoch(twin) == first_epoch(fresh_partner_dataset(clips, digits, images, labels, 4, seed=7))
