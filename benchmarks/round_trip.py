@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from helpers import config, features
 from helpers.artifacts import rounded
@@ -32,10 +31,7 @@ def main(artifacts: str | None) -> dict:
     source = config.audio_source()
     folder = features.ensure_features(paths, preset, source, announce=False)  # stdout is the JSON
     test = features.load_split(folder, "test")
-    if artifacts:
-        audio_model, image_model = Path(artifacts) / "audio_model", Path(artifacts) / "image_model"
-    else:
-        audio_model, image_model = model_folders(paths)
+    audio_model, image_model = model_folders(paths, artifacts)
     bridge = load_bridge(audio_model, image_model, preset.gl_iterations, seed=preset.seed)
     report = evaluate_round_trip(bridge, test.clips, test.digits, seed=preset.seed)
     return {

@@ -114,12 +114,11 @@ def _model_folders(artifacts: str | None) -> tuple[Path, Path]:
     from helpers import config
     from helpers.round_trip import model_folders
 
-    if artifacts is None:  # A2I_ARTIFACTS, else the repository; the shipped models when nothing was trained
-        return model_folders(config.paths())
-    root = Path(artifacts).expanduser()
-    if not root.is_dir():
-        raise UsageError(f"--artifacts {root}: no such folder (it should hold audio_model/ and image_model/)")
-    return root / "audio_model", root / "image_model"
+    if artifacts is not None and not Path(artifacts).expanduser().is_dir():
+        raise UsageError(
+            f"--artifacts {artifacts}: no such folder (it should hold audio_model/ and image_model/)"
+        )
+    return model_folders(config.paths(), artifacts)
 
 
 def _read_inputs(jobs: list[Job], to_image: bool, bridge) -> tuple[list[tuple[Job, object, list[str]]], int]:

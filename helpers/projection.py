@@ -13,10 +13,13 @@ Images are ``(n, h, w, c)`` in [0, 1]. Taught in ``03_gan_and_projection.ipynb``
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
 
+from helpers.config import GanConfig
 from helpers.images import to_tanh_range
 
 
@@ -166,14 +169,17 @@ def _in_batches(images: np.ndarray, batch_size: int, project) -> np.ndarray:
     return np.concatenate([project(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
-def _refine_encoder_estimates(images: np.ndarray, encoder: keras.Model, steps: int, batch_size: int, refine):
-    """``refine(targets, start)`` on each batch's encoder estimates; the estimates alone if ``steps`` is 0."""
-
-    def project(batch: np.ndarray) -> np.ndarray:
-        start = encoder(batch, training=False)
-        return start.numpy() if steps == 0 else refine(tf.constant(batch), start).numpy()
-
-    return _in_batches(images, batch_size, project)
+def _from_encoder_estimates(
+    images: np.ndarray, encoder: keras.Model, batch_size: int, refine
+) -> tuple[np.ndarray, ...]:
+    """``refine(targets, start)`` on each batch of images with the encoder's estimates as
+    ``start``; each tensor it returns is concatenated over the batches."""
+    targets = to_tanh_range(images)
+    outputs = []
+    for i in range(0, len(targets), batch_size):
+        batch = tf.constant(targets[i : i + batch_size])
+        outputs.append([tensor.numpy() for tensor in refine(batch, encoder(batch, training=False))])
+    return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
 
 
 FINITE_DIFFERENCE_STEP = 1e-2  # in units of z (whose coordinates have unit variance)
@@ -268,23 +274,19 @@ def project_images(
     Memory grows with ``batch_size x (d + 1)`` generator calls at once; 32 suits a CPU.
     """
     damping_t = tf.constant(damping, tf.float32)
-    targets = to_tanh_range(images)
-    # the tolerance in the solver's units: a summed squared error over [-1, 1] pixels
-    limit = int(np.prod(targets.shape[1:])) * (2.0 * polish_tolerance) ** 2
-    z, error = [], []
-    for i in range(0, len(targets), batch_size):
-        batch = tf.constant(targets[i : i + batch_size])
-        start = encoder(batch, training=False)
+
+    def refine(targets: tf.Tensor, start: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if steps == 0:
-            batch_z, batch_error = start, tf.zeros([len(batch)])
-        else:
-            batch_z, batch_error = _gauss_newton_on_z(
-                generator, batch, start, tf.constant(steps), tf.constant(jacobian_updates), damping_t
-            )
-        z.append(batch_z.numpy())
-        error.append(batch_error.numpy())
-    z, error = np.concatenate(z), np.concatenate(error)
+            return start, tf.zeros([tf.shape(start)[0]])
+        return _gauss_newton_on_z(
+            generator, targets, start, tf.constant(steps), tf.constant(jacobian_updates), damping_t
+        )
+
+    z, error = _from_encoder_estimates(images, encoder, batch_size, refine)
+    # the tolerance in the solver's units: a summed squared error over [-1, 1] pixels
+    limit = int(np.prod(np.shape(images)[1:])) * (2.0 * polish_tolerance) ** 2
     poor = np.flatnonzero(error > limit) if polish_steps > 0 and steps > 0 else np.array([], int)
+    targets = to_tanh_range(images)
     for i in range(0, len(poor), batch_size):  # the poor fits of all batches, batched again
         chosen = poor[i : i + batch_size]
         polished, _ = _gauss_newton_on_z(
@@ -293,6 +295,44 @@ def project_images(
         )  # fmt: skip
         z[chosen] = polished.numpy()
     return z
+
+
+def project_with_settings(
+    images: np.ndarray,
+    generator: keras.Model,
+    encoder: keras.Model,
+    settings: GanConfig,
+    steps: int | None = None,
+) -> np.ndarray:
+    """``project_images`` with the projection fields of ``settings`` (a preset's ``GanConfig``,
+    or one read back by ``saved_projection_settings``); ``steps`` overrides ``refine_steps``."""
+    return project_images(
+        images, generator, encoder, settings.refine_steps if steps is None else steps,
+        settings.jacobian_updates, settings.damping, polish_steps=settings.polish_steps,
+        polish_tolerance=settings.polish_tolerance,
+    )  # fmt: skip
+
+
+def projection_settings_dict(settings: GanConfig) -> dict:
+    """The projection settings as saved in an image model's ``config.json`` ("projection")."""
+    return {
+        "method": "encoder + Gauss-Newton",
+        "steps": settings.refine_steps,
+        "jacobian_updates": settings.jacobian_updates,
+        "damping": settings.damping,
+        "polish_steps": settings.polish_steps,
+        "polish_tolerance": settings.polish_tolerance,
+    }
+
+
+def saved_projection_settings(saved: dict) -> GanConfig:
+    """A ``GanConfig`` whose projection fields come from ``projection_settings_dict``'s output;
+    fields an older save lacks keep their defaults."""
+    names = {"steps": "refine_steps", "jacobian_updates": "jacobian_updates", "damping": "damping"}
+    names |= {"polish_steps": "polish_steps", "polish_tolerance": "polish_tolerance"}
+    return dataclasses.replace(
+        GanConfig(), **{names[key]: value for key, value in saved.items() if key in names}
+    )
 
 
 def project_images_adam(
@@ -307,13 +347,16 @@ def project_images_adam(
     """The first attempt, kept for comparison: the encoder's estimate, then ``steps`` Adam
     steps on mean squared pixel error + ``prior_weight`` (‖z‖/√d - 1)²."""
 
-    return _refine_encoder_estimates(
-        images, encoder, steps, batch_size,
-        lambda targets, start: _adam_on_z(
+    def refine(targets: tf.Tensor, start: tf.Tensor) -> tuple[tf.Tensor]:
+        if steps == 0:
+            return (start,)
+        return (_adam_on_z(
             generator, targets, start, tf.constant(steps), tf.constant(learning_rate, tf.float32),
             tf.constant(prior_weight, tf.float32), "mse", "square",
-        ),
-    )  # fmt: skip
+        ),)  # fmt: skip
+
+    (z,) = _from_encoder_estimates(images, encoder, batch_size, refine)
+    return z
 
 
 def project_images_baseline(

@@ -16,7 +16,7 @@ from helpers.config import Preset
 from helpers.metrics import cosine_rows, frechet_distance
 from helpers.models.classifier import classify, image_features, is_classifier
 from helpers.models.gan import generate, sample_latents
-from helpers.projection import project_images, project_images_adam, project_images_baseline
+from helpers.projection import project_images_adam, project_images_baseline, project_with_settings
 
 
 def as_png(images: np.ndarray) -> np.ndarray:
@@ -47,12 +47,7 @@ def timed_projection(project, images: np.ndarray, z: np.ndarray) -> ProjectionRu
 
 def learned_projector(generator: keras.Model, encoder: keras.Model, preset: Preset, steps: int | None = None):
     """``images -> z_hat``: encoder + the preset's Gauss-Newton steps (``steps`` overrides)."""
-    cfg = preset.gan
-    steps = cfg.refine_steps if steps is None else steps
-    return lambda images: project_images(
-        images, generator, encoder, steps, cfg.jacobian_updates, cfg.damping,
-        polish_steps=cfg.polish_steps, polish_tolerance=cfg.polish_tolerance,
-    )  # fmt: skip
+    return lambda images: project_with_settings(images, generator, encoder, preset.gan, steps)
 
 
 def adam_projector(generator: keras.Model, encoder: keras.Model, preset: Preset):

@@ -8,7 +8,6 @@ converter (``helpers/convert.py``) and ``benchmarks/round_trip.py`` use it too.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from helpers.config import PRESETS, REPO_ROOT, FrontEnd, GanConfig, Paths
 from helpers.errors import ArtifactError
 from helpers.models.autoencoder import AudioCodec, load_audio_codec
 from helpers.models.gan import generate, load_image_model
-from helpers.projection import project_images
+from helpers.projection import project_with_settings, saved_projection_settings
 
 DEFAULT_GL_ITERATIONS = 100
 
@@ -32,11 +31,7 @@ class Bridge:
     codec: AudioCodec
     generator: keras.Model
     inversion_encoder: keras.Model
-    refine_steps: int
-    jacobian_updates: int
-    damping: float
-    polish_steps: int
-    polish_tolerance: float
+    projection: GanConfig  # its projection fields (steps, Jacobian updates, damping, polishing)
     gl_iterations: int
     seed: int = 0  # Griffin-Lim's initial phase
 
@@ -65,10 +60,7 @@ class Bridge:
         images = np.asarray(images, np.float32)
         if images.shape[1:] != self.image_shape:
             raise ValueError(f"expected images of shape {self.image_shape}, got {images.shape[1:]}")
-        return project_images(
-            images, self.generator, self.inversion_encoder, self.refine_steps, self.jacobian_updates,
-            self.damping, polish_steps=self.polish_steps, polish_tolerance=self.polish_tolerance,
-        )  # fmt: skip
+        return project_with_settings(images, self.generator, self.inversion_encoder, self.projection)
 
     def latents_to_spectrograms_db(self, latents: np.ndarray) -> np.ndarray:
         """Latents ``(n, d)`` -> dB spectrograms ``(n, F, T)``."""
@@ -78,18 +70,27 @@ class Bridge:
         """dB spectrograms ``(n, F, T)`` -> waveforms ``(n, samples)`` by Griffin-Lim."""
         return spectrogram_to_waveform(spectrograms_db, self.front_end, self.gl_iterations, self.seed)
 
+    def latents_to_clips(self, latents: np.ndarray) -> np.ndarray:
+        """Latents ``(n, d)`` -> waveforms ``(n, samples)`` (decoder, then Griffin-Lim)."""
+        return self.spectrograms_to_clips(self.latents_to_spectrograms_db(latents))
+
     def clips_to_images(self, clips: np.ndarray) -> np.ndarray:
         """Audio -> image: waveforms ``(n, samples)`` -> images ``(n, h, w, c)`` in [0, 1]."""
         return self.latents_to_images(self.clips_to_latents(clips))
 
     def images_to_clips(self, images: np.ndarray) -> np.ndarray:
         """Image -> audio: images ``(n, h, w, c)`` in [0, 1] -> waveforms ``(n, samples)``."""
-        return self.spectrograms_to_clips(self.latents_to_spectrograms_db(self.images_to_latents(images)))
+        return self.latents_to_clips(self.images_to_latents(images))
 
 
-def model_folders(paths: Paths) -> tuple[Path, Path]:
-    """``audio_model/`` and ``image_model/`` under ``paths.root`` when a model was trained there,
-    else the repository's shipped demo models (each folder chosen on its own)."""
+def model_folders(paths: Paths, artifacts: str | Path | None = None) -> tuple[Path, Path]:
+    """Where the two models are. With ``artifacts`` (a folder the user named): its
+    ``audio_model/`` and ``image_model/``, with no fallback, so a missing model is an error.
+    Without: ``audio_model/`` and ``image_model/`` under ``paths.root`` when a model was
+    trained there, else the repository's shipped demo models (each folder chosen on its own)."""
+    if artifacts is not None:
+        root = Path(artifacts).expanduser()
+        return root / "audio_model", root / "image_model"
     chosen = []
     for name in ("audio_model", "image_model"):
         trained = paths.root / name
@@ -112,7 +113,6 @@ def load_bridge(
         models, image_config = load_image_model(image_model, latent_dim=codec.latent_dim)
     except ArtifactError as exc:
         raise ArtifactError(f"{exc} (audio model: {Path(audio_model) / 'config.json'})") from exc
-    projection = {**dataclasses.asdict(GanConfig()), **image_config.get("projection", {})}
     if gl_iterations is None:
         preset = PRESETS.get(str(audio_config.get("preset")))
         gl_iterations = preset.gl_iterations if preset else DEFAULT_GL_ITERATIONS
@@ -120,11 +120,7 @@ def load_bridge(
         codec=codec,
         generator=models["generator"],
         inversion_encoder=models["encoder"],
-        refine_steps=int(projection.get("steps", projection["refine_steps"])),
-        jacobian_updates=int(projection["jacobian_updates"]),
-        damping=float(projection["damping"]),
-        polish_steps=int(projection["polish_steps"]),
-        polish_tolerance=float(projection["polish_tolerance"]),
+        projection=saved_projection_settings(image_config.get("projection", {})),
         gl_iterations=int(gl_iterations),
         seed=seed,
     )

@@ -107,12 +107,13 @@ def evaluate_round_trip(
         sc_db, lsd_db = spectrogram_scores(clips, audio, front_end)
         return PathResult(audio, sc_db, lsd_db, latent_cos, accuracy(audio))
 
-    images, ms_audio_to_image = _timed(bridge.clips_to_images, clips)
-    latents = bridge.clips_to_latents(clips)
+    latents, ms_encode = _timed(bridge.clips_to_latents, clips)
+    images, ms_render = _timed(bridge.latents_to_images, latents)
+    ms_audio_to_image = ms_encode + ms_render  # the two halves of Bridge.clips_to_images
     floor_clips, _, _ = griffin_lim_floor(clips, front_end, bridge.gl_iterations, bridge.seed)
     results = {
         "floor": scored(floor_clips),
-        "ae": scored(bridge.spectrograms_to_clips(bridge.latents_to_spectrograms_db(latents))),
+        "ae": scored(bridge.latents_to_clips(latents)),
     }
     png = as_png(images)
     rt_clips, ms_image_to_audio = _timed(bridge.images_to_clips, png)
@@ -122,8 +123,7 @@ def evaluate_round_trip(
             if name == "png":
                 continue
             z_hat = bridge.images_to_latents(damage(images))
-            audio = bridge.spectrograms_to_clips(bridge.latents_to_spectrograms_db(z_hat))
-            results[name] = scored(audio, cosine_rows(latents, z_hat))
+            results[name] = scored(bridge.latents_to_clips(z_hat), cosine_rows(latents, z_hat))
     report = RoundTripReport(latents, images, results, original_digit_acc=accuracy(clips))
     report.summary = _summary(report, clips, front_end.sample_rate, ms_audio_to_image, ms_image_to_audio)
     return report

@@ -164,3 +164,16 @@ def test_judge_kind_decides_accuracy_and_digit_counts():
     images = np.zeros((4, *SHAPE), np.float32)
     assert classifier_accuracy(autoencoder, images, np.zeros(4, int)) is None
     assert 0.0 <= classifier_accuracy(classifier, images, np.zeros(4, int)) <= 1.0
+
+
+def test_projection_settings_survive_the_saved_config():
+    from helpers.projection import projection_settings_dict, saved_projection_settings
+
+    cfg = dataclasses.replace(PRESET.gan, refine_steps=7, damping=0.5, polish_steps=3, polish_tolerance=0.02)
+    back = saved_projection_settings(projection_settings_dict(cfg))
+    for name in ("refine_steps", "jacobian_updates", "damping", "polish_steps", "polish_tolerance"):
+        assert getattr(back, name) == getattr(cfg, name), name
+    older = saved_projection_settings(
+        {"method": "encoder + Gauss-Newton", "steps": 4}
+    )  # saved before polishing
+    assert older.refine_steps == 4 and older.polish_steps == config.GanConfig().polish_steps

@@ -1,5 +1,7 @@
 """The bridge that joins the two models, and the measurements of the round trip."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,9 @@ def clips(n: int = 6) -> np.ndarray:
 def test_the_bridge_goes_both_ways_with_the_right_shapes(tiny_models):
     bridge = load_bridge(tiny_models / "audio_model", tiny_models / "image_model")
     assert bridge.gl_iterations == PRESET.gl_iterations  # the audio model's preset (ci)
-    assert bridge.refine_steps == 2 and bridge.polish_steps == PRESET.gan.polish_steps  # saved, else default
+    assert (
+        bridge.projection.refine_steps == 2 and bridge.projection.polish_steps == PRESET.gan.polish_steps
+    )  # saved, else default
     images = bridge.clips_to_images(clips())
     assert images.shape == (6, 32, 32, 1) and images.min() >= 0.0 and images.max() <= 1.0
     back = bridge.images_to_clips(images)
@@ -31,7 +35,7 @@ def test_the_bridge_goes_both_ways_with_the_right_shapes(tiny_models):
         images, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3, polish_steps=PRESET.gan.polish_steps,
         polish_tolerance=1e-6,
     )  # fmt: skip
-    bridge.polish_tolerance = 1e-6  # every image polished
+    bridge.projection = dataclasses.replace(bridge.projection, polish_tolerance=1e-6)  # every image polished
     np.testing.assert_allclose(bridge.images_to_latents(images), expected, atol=1e-5)
     unpolished = project_images(images, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3)
     assert np.abs(expected - unpolished).max() > 1e-4

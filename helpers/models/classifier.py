@@ -30,7 +30,12 @@ def build_digit_classifier(
     x = layers.Dropout(0.3)(x)
     features = layers.Dense(64, activation="relu", name=FEATURE_LAYER)(x)
     logits = layers.Dense(n_classes, name="logits")(features)
-    model = keras.Model(image, logits, name="digit_classifier")
+    return compile_classifier(keras.Model(image, logits, name="digit_classifier"))
+
+
+def compile_classifier(model: keras.Model) -> keras.Model:
+    """Compile a logits classifier the suite's way (Adam 1e-3, sparse cross-entropy, accuracy);
+    the image judge here and the listener (``models/listener.py``) share it."""
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -15,6 +15,7 @@ from keras import layers
 
 from helpers.audio import NormStats, log_spectrogram, normalise
 from helpers.config import FrontEnd
+from helpers.models.classifier import compile_classifier
 
 
 def build_listener(input_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0) -> keras.Model:
@@ -37,13 +38,7 @@ def build_listener(input_shape: tuple[int, int, int], n_classes: int = 10, seed:
     x = layers.GlobalMaxPooling1D()(x)
     x = layers.Dropout(0.3)(x)
     logits = layers.Dense(n_classes, name="logits")(x)
-    model = keras.Model(spectrogram, logits, name="digit_listener")
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
+    return compile_classifier(keras.Model(spectrogram, logits, name="digit_listener"))
 
 
 def train_listener(
