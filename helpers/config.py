@@ -123,6 +123,38 @@ class GanConfig:
 
 
 @dataclass(frozen=True)
+class PairedConfig:
+    """The six paired audio -> image models and their measurement (``05_paired_generation.ipynb``).
+
+    An epoch is one pass over the training clips, each clip with an image of its digit.
+    """
+
+    embed_dim: int = 32  # the audio embedding every conditioned model reads
+    noise_dim: int = 16  # the noise (GANs) or style latent (VAEs) beside it
+    generator_width: int = 64  # channels at 4 x 4, halved at each doubling of the side
+    discriminator_width: int = 32  # channels of the first stride-2 stage of critics and image encoders
+    batch_size: int = 32
+    epochs: int = 40  # CVAE, VAE-GAN and the MFCC model
+    gan_epochs: int = 60  # CGANs, WGAN-GPs and the triplet-conditioned DCGAN
+    learning_rate: float = 1e-3  # CVAE, MFCC model and triplet encoder (Adam)
+    gan_learning_rate: float = 2e-4  # generators and discriminators (Adam, beta_1 = 0.5)
+    kl_weight: float = 4.0  # the CVAE's KL term, against squared error summed over pixels in [-1, 1]
+    # (at 1 the style latent also carried the digit and the audio was ignored: 43 % digit accuracy)
+    adversarial_weight: float = 0.05  # VAE-GAN: the discriminator's voice in the decoder's loss
+    mismatch_weight: float = 0.5  # share of a conditioned critic's "fake" examples that are real
+    # images with another clip's embedding (matching-aware, as in GAN-CLS)
+    mode_seeking_weight: float = 1.0  # conditional GANs: the mode-seeking term (0: off; at 0 the
+    # CGAN drew one image per clip whatever the noise: diversity 0.01 against 0.22, FD 60 against 27)
+    critic_steps: int = 3  # WGAN-GP critic updates per generator update
+    gp_weight: float = 10.0
+    triplet_margin: float = 0.5  # between unit-length embeddings
+    triplet_epochs: int = 30
+    diversity_samples: int = 6  # images per clip, different noise, for the diversity score
+    diversity_clips: int = 40
+    classifier_epochs: int = 15  # the image judge
+
+
+@dataclass(frozen=True)
 class Preset:
     """Every size, budget and count one run of the suite uses."""
 
@@ -136,6 +168,7 @@ class Preset:
     seed: int = 1234
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     gan: GanConfig = field(default_factory=GanConfig)
+    paired: PairedConfig = field(default_factory=PairedConfig)
 
 
 PRESETS: dict[str, Preset] = {
@@ -157,6 +190,19 @@ PRESETS: dict[str, Preset] = {
             baseline_steps=40,
             eval_images=64,
             classifier_epochs=2,
+        ),
+        paired=PairedConfig(
+            embed_dim=8,
+            noise_dim=8,
+            generator_width=16,
+            discriminator_width=8,
+            epochs=1,
+            gan_epochs=1,
+            critic_steps=2,
+            triplet_epochs=1,
+            diversity_samples=3,
+            diversity_clips=5,
+            classifier_epochs=1,
         ),
     ),
     "demo": Preset(name="demo", gl_iterations=100),

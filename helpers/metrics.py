@@ -105,3 +105,40 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     root = linalg.sqrtm(cov_a @ cov_b)
     root = root.real if np.iscomplexobj(root) else root
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * root))
+
+
+def ssim_scores(images_a: np.ndarray, images_b: np.ndarray) -> np.ndarray:
+    """Structural similarity (``tf.image.ssim``, 11 x 11 Gaussian window) of each pair of images
+    ``(n, h, w, c)`` in [0, 1]; 1 means identical. Taught in ``05_paired_generation.ipynb``."""
+    import tensorflow as tf
+
+    a, b = tf.constant(np.asarray(images_a, np.float32)), tf.constant(np.asarray(images_b, np.float32))
+    return tf.image.ssim(a, b, max_val=1.0).numpy().astype(np.float64)
+
+
+def histogram_intersection(images_a: np.ndarray, images_b: np.ndarray, bins: int = 32) -> np.ndarray:
+    """Histogram similarity of each pair of images ``(n, h, w, c)`` in [0, 1]: the intersection
+    ``sum_k min(p_k, q_k)`` of their normalised grey-level histograms (``bins`` equal bins over
+    [0, 1]); 1 means the same distribution of grey levels, wherever the pixels lie.
+    Taught in ``05_paired_generation.ipynb``."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+
+    def normalised(images: np.ndarray) -> np.ndarray:
+        flat = np.clip(np.asarray(images, np.float64).reshape(len(images), -1), 0.0, 1.0)
+        index = np.minimum(np.searchsorted(edges, flat, side="right") - 1, bins - 1)
+        counts = np.stack([np.bincount(row, minlength=bins) for row in index])
+        return counts / flat.shape[1]
+
+    return np.minimum(normalised(images_a), normalised(images_b)).sum(axis=1)
+
+
+def mean_pairwise_distance(samples: np.ndarray) -> float:
+    """Mean root-mean-square pixel distance over all pairs of ``samples`` ``(k, h, w, c)``:
+    how different the images one input gives are (0: always the same image)."""
+    flat = np.asarray(samples, np.float64).reshape(len(samples), -1)
+    if len(flat) < 2:
+        raise ValueError("diversity needs at least two samples")
+    distances = [
+        np.sqrt(np.mean((flat[i] - flat[j]) ** 2)) for i in range(len(flat)) for j in range(i + 1, len(flat))
+    ]
+    return float(np.mean(distances))

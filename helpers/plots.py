@@ -184,3 +184,60 @@ def damage_penalty_figure(rows: list[dict], reference: str = "ae") -> Figure:
     for ax in (left, right):
         ax.tick_params(axis="x", labelrotation=30)
     return fig
+
+
+def pairs_figure(
+    spectrograms_db: np.ndarray, images: np.ndarray, digits: np.ndarray, front_end: FrontEnd
+) -> Figure:
+    """Training pairs: each clip's dB spectrogram ``(F, T)`` above its partner image
+    (``05_paired_generation.ipynb``)."""
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(2.0 * n, 3.8), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        show_spectrogram(axes[0, i], spectrograms_db[i], front_end, f"spoken {digits[i]}")
+        axes[0, i].set(xlabel="", ylabel="")
+        axes[1, i].imshow(
+            np.squeeze(images[i]), cmap="gray" if images.shape[-1] == 1 else None, vmin=0, vmax=1
+        )
+        axes[1, i].set_axis_off()
+    fig.suptitle("a clip and the image it is paired with")
+    return fig
+
+
+def _panels(n: int, width: float, height: float, max_cols: int = 4) -> tuple[Figure, np.ndarray]:
+    """A figure with ``n`` panels of ``width`` x ``height`` inches, at most ``max_cols`` a row;
+    the flat array of its axes, unused ones hidden."""
+    n_cols = min(n, max_cols)
+    n_rows = -(-n // n_cols)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(width * n_cols, height * n_rows), constrained_layout=True
+    )
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    return fig, axes
+
+
+def collages_figure(collages: dict[str, np.ndarray], scores: dict[str, str] | None = None) -> Figure:
+    """One panel per model: its digit collage (one row per spoken digit, 0 at the top), titled
+    with the model's name and an optional score line (``05_paired_generation.ipynb``)."""
+    fig, axes = _panels(len(collages), 3.3, 3.9)
+    for ax, (name, grid) in zip(axes, collages.items(), strict=False):
+        ax.imshow(np.squeeze(grid), cmap="gray" if grid.shape[-1] == 1 else None, vmin=0, vmax=1)
+        ax.set_title(name + (f"\n{scores[name]}" if scores and name in scores else ""), fontsize=9)
+        ax.set_axis_off()
+    fig.suptitle("images for held-out voices: one row per spoken digit (0 at the top)")
+    return fig
+
+
+def loss_panels_figure(histories: dict[str, dict[str, list[float]]]) -> Figure:
+    """One panel per model with each of its logged losses against the epoch
+    (``05_paired_generation.ipynb``)."""
+    fig, axes = _panels(len(histories), 3.6, 2.8)
+    for ax, (name, history) in zip(axes, histories.items(), strict=False):
+        for key, values in history.items():
+            if key != "epoch":
+                ax.plot(np.arange(1, len(values) + 1), values, label=key)
+        ax.set(title=name, xlabel="epoch")
+        ax.legend(fontsize=7)
+    return fig

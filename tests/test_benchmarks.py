@@ -75,3 +75,21 @@ def test_round_trip_benchmark_measures_the_shipped_models_when_none_was_trained(
 def test_round_trip_benchmark_with_an_empty_artifacts_folder_says_what_to_run(tmp_path):
     result = run_benchmark("round_trip.py", tmp_path, "--artifacts", str(tmp_path), check=False)
     assert result.returncode != 0 and "02_audio_autoencoder" in result.stderr
+
+
+def test_paired_benchmark_prints_one_row_per_model(tmp_path):
+    report = json.loads(run_benchmark("paired.py", tmp_path, "--models", "mfcc", "cgan").stdout)
+    assert set(report) == {"mfcc", "cgan", "all"}
+    for name in ("mfcc", "cgan"):
+        row = report[name]
+        for key in ("digit_acc", "ssim", "hist_sim", "diversity", "fd", "fd_real_baseline", "train_seconds"):
+            assert key in row
+        assert 0.0 <= row["digit_acc"] <= 1.0 and row["fd"] >= 0 and row["train_seconds"] > 0
+    assert report["mfcc"]["diversity"] is None and report["cgan"]["diversity"] > 0
+    assert report["all"]["best_model"] in ("mfcc", "cgan") and report["all"]["train_seconds_total"] > 0
+    assert 0.0 <= report["all"]["judge_accuracy"] <= 1.0
+
+
+def test_paired_benchmark_refuses_an_unknown_model(tmp_path):
+    result = run_benchmark("paired.py", tmp_path, "--models", "dalle", check=False)
+    assert result.returncode != 0 and "invalid choice" in result.stderr

@@ -172,17 +172,37 @@ def test_pinned_hashes_are_sha256():
         assert re.fullmatch(r"[0-9a-f]{64}", download.sha256)
 
 
-def test_mnist_download_path(serve, paths, monkeypatch):
+def mnist_fixture_npz(n_train: int = 20, n_test: int = 5) -> bytes:
+    """A miniature ``mnist.npz``: random 28 x 28 digits labelled 0, 1, 2, ... in turn."""
     rng = np.random.default_rng(0)
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        x_train=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-        y_train=np.arange(20) % 10,
-        x_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-        y_test=np.arange(5),
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        y_train=np.arange(n_train) % 10,
+        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        y_test=np.arange(n_test) % 10,
     )
-    url, sha = serve("mnist.npz", buffer.getvalue())
+    return buffer.getvalue()
+
+
+def test_fsdd_and_mnist_give_paired_data(serve, paths, monkeypatch):
+    from helpers.paired_data import load_paired_data
+
+    for name, payload in (("FSDD", fsdd_fixture_archive()), ("MNIST", mnist_fixture_npz(60, 20))):
+        url, sha = serve(f"{name}.bin", payload)
+        monkeypatch.setenv(f"A2I_{name}_URL", url)
+        monkeypatch.setenv(f"A2I_{name}_SHA256", sha)
+    data = load_paired_data(paths, config.load_preset("ci"), "fsdd", "mnist", announce=False)
+    assert len(data.train) + len(data.test) == 30 and len(data.train_images) + len(data.test_images) == 80
+    assert not set(data.train.speakers) & set(data.test.speakers)
+    for split, pool in ((data.train, data.train_images), (data.test, data.test_images)):
+        assert np.array_equal(pool.labels[split.partner_index], split.digits)
+        assert split.partners.shape == (len(split), 32, 32, 1)
+
+
+def test_mnist_download_path(serve, paths, monkeypatch):
+    url, sha = serve("mnist.npz", mnist_fixture_npz())
     monkeypatch.setenv("A2I_MNIST_URL", url)
     monkeypatch.setenv("A2I_MNIST_SHA256", sha)
     images = datasets.image_set("mnist", config.load_preset("ci"), paths)

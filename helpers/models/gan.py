@@ -34,16 +34,18 @@ def _stages(size: int) -> int:
     return stages
 
 
-def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
-    """``z`` -> image in [-1, 1]: a dense layer to 4 x 4, then transposed convolutions doubling the side.
+def upsample_to_image(
+    vector: keras.KerasTensor, image_shape: tuple[int, int, int], width: int
+) -> keras.KerasTensor:
+    """A vector -> image in [-1, 1]: a dense layer to a 4 x 4 grid of ``width`` channels, then
+    transposed convolutions doubling the side (channels halving) up to ``image_shape``.
 
     LeakyReLU rather than ReLU keeps every layer one-to-one (no information is cut at
-    zero), which the inversion relies on.
+    zero), which the inversion relies on. The paired generators of
+    ``05_paired_generation.ipynb`` reuse it.
     """
     size, _, channels = image_shape
-    z = keras.Input(shape=(latent_dim,), name="z")
-    width = config.generator_width
-    x = layers.Dense(4 * 4 * width, name="from_z")(z)
+    x = layers.Dense(4 * 4 * width, name="from_z")(vector)
     x = layers.Reshape((4, 4, width))(x)
     x = layers.BatchNormalization(name="from_z_norm")(x)
     x = layers.LeakyReLU(0.2)(x)
@@ -52,12 +54,18 @@ def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: 
         x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", name=f"up{i}")(x)
         x = layers.BatchNormalization(name=f"up{i}_norm")(x)
         x = layers.LeakyReLU(0.2)(x)
-    image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image")(x)
-    return keras.Model(z, image, name="generator")
+    return layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image")(x)
 
 
-def _conv_body(image: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:
-    """Stride-2 convolutions down to 4 x 4, channels doubling; flattened."""
+def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
+    """``z`` -> image in [-1, 1] (see ``upsample_to_image``)."""
+    z = keras.Input(shape=(latent_dim,), name="z")
+    return keras.Model(z, upsample_to_image(z, image_shape, config.generator_width), name="generator")
+
+
+def conv_body(image: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:
+    """Stride-2 convolutions down to 4 x 4, channels doubling; flattened (every image reader
+    here: discriminators, critics and image encoders, also those of ``05_paired_generation``)."""
     x = image
     for i in range(_stages(image.shape[1])):
         x = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"{prefix}{i}")(x)
@@ -68,7 +76,7 @@ def _conv_body(image: keras.KerasTensor, width: int, prefix: str) -> keras.Keras
 def build_discriminator(image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
     """Image -> one logit (real > 0). No batch normalisation, so real and fake batches stay independent."""
     image = keras.Input(shape=image_shape, name="image")
-    logit = layers.Dense(1, name="logit")(_conv_body(image, config.discriminator_width, "down"))
+    logit = layers.Dense(1, name="logit")(conv_body(image, config.discriminator_width, "down"))
     return keras.Model(image, logit, name="discriminator")
 
 
@@ -78,7 +86,7 @@ def build_latent_encoder(
     """Image -> estimate of the ``z`` that generated it (the invertibility head, and later the
     inversion encoder of ``helpers.projection``)."""
     image = keras.Input(shape=image_shape, name="image")
-    x = _conv_body(image, config.discriminator_width, "enc")
+    x = conv_body(image, config.discriminator_width, "enc")
     x = layers.Dense(config.encoder_units, name="hidden")(x)
     x = layers.LeakyReLU(0.2)(x)
     z = layers.Dense(latent_dim, name="z_hat")(x)

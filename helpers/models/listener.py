@@ -18,25 +18,32 @@ from helpers.config import FrontEnd
 from helpers.models.classifier import compile_classifier
 
 
-def build_listener(input_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0) -> keras.Model:
-    """Normalised spectrogram ``(F, T, 1)`` -> digit logits.
+def frames_body(
+    features: keras.KerasTensor, filters: tuple[int, ...], noise: float = 0.2
+) -> keras.KerasTensor:
+    """Features ``(bins, frames, 1)`` or ``(bins, frames)`` -> one vector per clip.
 
-    Like the autoencoder it reads frames as a sequence with the frequency bins as
-    channels (1-D convolutions over time), then pools over time, so a word said a
-    little earlier or later sounds the same. Light input noise during training keeps
-    it from leaning on the fine detail of the training voices.
+    Reads the frames as a sequence with the bins as channels (1-D convolutions over
+    time, max-pooled), then pools over time, so a word said a little earlier or later
+    sounds the same. Light input noise during training keeps it from leaning on the
+    fine detail of the training voices. The listener and the paired models' audio
+    embedders (``05_paired_generation.ipynb``) share it.
     """
-    keras.utils.set_random_seed(seed)
-    n_freq, n_frames, _ = input_shape
-    spectrogram = keras.Input(shape=input_shape, name="spectrogram")
-    x = layers.Reshape((n_freq, n_frames))(spectrogram)
-    x = layers.Permute((2, 1))(x)  # (frames, frequency bins)
-    x = layers.GaussianNoise(0.2)(x)
-    for i, filters in enumerate((64, 128, 128)):
-        x = layers.Conv1D(filters, 5, padding="same", activation="relu", name=f"conv{i}")(x)
+    n_bins, n_frames = features.shape[1], features.shape[2]
+    x = layers.Reshape((n_bins, n_frames))(features)
+    x = layers.Permute((2, 1))(x)  # (frames, bins)
+    x = layers.GaussianNoise(noise)(x)
+    for i, width in enumerate(filters):
+        x = layers.Conv1D(width, 5, padding="same", activation="relu", name=f"conv{i}")(x)
         x = layers.MaxPooling1D(2)(x)
-    x = layers.GlobalMaxPooling1D()(x)
-    x = layers.Dropout(0.3)(x)
+    return layers.GlobalMaxPooling1D()(x)
+
+
+def build_listener(input_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0) -> keras.Model:
+    """Normalised spectrogram ``(F, T, 1)`` -> digit logits, through ``frames_body``."""
+    keras.utils.set_random_seed(seed)
+    spectrogram = keras.Input(shape=input_shape, name="spectrogram")
+    x = layers.Dropout(0.3)(frames_body(spectrogram, (64, 128, 128)))
     logits = layers.Dense(n_classes, name="logits")(x)
     return compile_classifier(keras.Model(spectrogram, logits, name="digit_listener"))
 
