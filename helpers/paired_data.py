@@ -1,4 +1,4 @@
-"""Paired clips and images, and the training loop shared by the six paired models.
+"""Paired clips and images: what the six paired models train and are measured on.
 
 Clips come from the feature folder of ``01_preprocess.ipynb`` (normalised spectrograms,
 and MFCCs computed from the same clips); images from the image source, split so that
@@ -8,10 +8,7 @@ test clips (held-out voices) are paired with held-out images. Taught in
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +16,7 @@ from helpers.audio import mfcc
 from helpers.config import Paths, Preset
 from helpers.datasets import ImageSet, image_set, pair_by_digit, split_images
 from helpers.features import ensure_features, load_split
-from helpers.training import PrintEvery, fit_resumable, fresh_partner_dataset, make_dataset
+from helpers.training import fresh_partner_dataset, make_dataset
 
 PARTNERINGS = ("fresh", "fixed")
 
@@ -86,45 +83,3 @@ def paired_dataset(data: PairedData, feature: str, partnering: str, batch_size: 
         return make_dataset((audio, data.train.partners), batch_size, seed)
     pool = data.train_images
     return fresh_partner_dataset(audio, data.train.digits, pool.images, pool.labels, batch_size, seed)
-
-
-def train_paired(
-    model,
-    data: PairedData,
-    preset: Preset,
-    work_dir: str | Path,
-    partnering: str = "fresh",
-    progress_every: int | None = None,
-) -> tuple[dict[str, list[float]], float]:
-    """Train a paired model (``models.paired.build_paired_model``) with the preset's budget,
-    resumably; returns its loss history and the seconds this call spent training.
-
-    The ``triplet`` model first trains its audio encoder with the triplet loss; the encoder's
-    weights are kept in ``work_dir/triplet.weights.h5`` so a resumed run does not redo it.
-    """
-    from helpers.models.paired import ConditionalGAN, build_triplet_encoder
-
-    cfg, work_dir = preset.paired, Path(work_dir)
-    epochs = cfg.gan_epochs if isinstance(model, ConditionalGAN) else cfg.epochs
-    start = time.perf_counter()
-    if model.name == "triplet":
-        weights = work_dir / "triplet.weights.h5"
-        if weights.is_file():
-            model.embedder.load_weights(weights)
-        else:
-            audio = data.train.audio["spectrogram"]
-            triplets = make_dataset((audio, data.train.digits), max(cfg.batch_size, 64), preset.seed)
-            fit_resumable(
-                build_triplet_encoder(model, cfg),
-                triplets,
-                cfg.triplet_epochs,
-                work_dir / "triplet",
-                verbose=0,
-            )
-            partial = work_dir / "triplet.partial.weights.h5"  # Keras insists on this ending
-            model.embedder.save_weights(partial)
-            os.replace(partial, weights)  # all or nothing
-    dataset = paired_dataset(data, model.feature, partnering, cfg.batch_size, preset.seed)
-    callbacks = [PrintEvery(progress_every, epochs)] if progress_every else []
-    history = fit_resumable(model, dataset, epochs, work_dir, callbacks=callbacks, verbose=0)
-    return history, time.perf_counter() - start

@@ -18,8 +18,8 @@ from helpers.config import Preset
 from helpers.images import image_grid
 from helpers.metrics import frechet_distance, histogram_intersection, mean_pairwise_distance, ssim_scores
 from helpers.models.classifier import classify, image_features, is_classifier
-from helpers.models.paired import FEATURE_OF, build_paired_model
-from helpers.paired_data import PairedData, train_paired
+from helpers.models.paired import FEATURE_OF, build_paired_model, train_paired
+from helpers.paired_data import PairedData
 from helpers.projection_eval import as_png
 
 

@@ -16,8 +16,9 @@ from helpers.models.paired import (
     batch_hard_triplet_loss,
     build_critic,
     build_paired_model,
+    train_paired,
 )
-from helpers.paired_data import load_paired_data, paired_dataset, train_paired
+from helpers.paired_data import load_paired_data, paired_dataset
 from helpers.paired_eval import digit_collage, reference_scores, run_paired_model
 
 

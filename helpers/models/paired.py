@@ -13,20 +13,27 @@ pairs (a clip and an image of its digit):
 Two references show what conditioning buys: ``cgan_blind`` (the discriminator never
 hears the audio, as in one published version) and ``wgan_gp_uncond`` (no audio at all).
 Every model is a ``keras.Model`` with a custom ``train_step`` and a ``generate(audio,
-seed)`` that returns images in [0, 1]. Taught in ``05_paired_generation.ipynb``.
+seed)`` that returns images in [0, 1]; ``build_paired_model`` makes one by name and
+``train_paired`` trains it resumably. Taught in ``05_paired_generation.ipynb``.
 """
 
 from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from helpers.config import PairedConfig
+from helpers.config import PairedConfig, Preset
 from helpers.images import from_tanh_range
 from helpers.models.gan import conv_body, upsample_to_image
 from helpers.models.listener import frames_body
+from helpers.paired_data import PairedData, paired_dataset
+from helpers.training import PrintEvery, fit_resumable, make_dataset
 
 MODELS = ("cvae", "vaegan", "cgan", "wgan_gp", "mfcc", "triplet")  # the six compared
 REFERENCES = ("cgan_blind", "wgan_gp_uncond")  # what each loses without the audio
@@ -118,9 +125,9 @@ def _apply(optimizer: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: t
 
 
 class PairedModel(keras.Model):
-    """What every paired model shares: loss trackers, and ``generate`` in [0, 1]."""
+    """What every paired model shares: loss trackers, optimizers built up front, and
+    ``generate`` in [0, 1]. A subclass says which variables its optimizers train."""
 
-    feature = "spectrogram"  # which audio features it reads: "spectrogram" or "mfcc"
     has_noise = True  # False: one clip always gives the same image
 
     def __init__(self, tracked: tuple[str, ...], noise_dim: int, seed: int, **kwargs) -> None:
@@ -133,6 +140,30 @@ class PairedModel(keras.Model):
     def metrics(self) -> list[keras.metrics.Metric]:
         return list(self.trackers.values())
 
+    @property
+    def feature(self) -> str:
+        """Which audio features it reads: ``"spectrogram"`` or ``"mfcc"``."""
+        return FEATURE_OF[self.name]
+
+    def generator_variables(self) -> list:
+        """What ``optimizer`` trains."""
+        raise NotImplementedError
+
+    def critic_variables(self) -> list:
+        """What ``d_optimizer`` trains (none without a critic)."""
+        return []
+
+    def compile(
+        self, optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer | None = None
+    ) -> None:
+        super().compile(optimizer=optimizer)
+        self.d_optimizer = d_optimizer
+        # built up front, so that a checkpoint (BackupAndRestore) can restore their state
+        optimizer.build(self.generator_variables())
+        if self.critic_variables():
+            d_optimizer.build(self.critic_variables())
+        self.built = True
+
     def _report(self, values: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         for name, value in values.items():
             self.trackers[name].update_state(value)
@@ -143,7 +174,7 @@ class PairedModel(keras.Model):
 
     def render(self, audio: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
         """Images in [-1, 1] for a batch of audio features and noise (inference mode)."""
-        raise NotImplementedError
+        return self((audio, noise), training=False)
 
     def generate(self, audio: np.ndarray, seed: int, batch_size: int = 256) -> np.ndarray:
         """One image in [0, 1] per clip of ``audio``, the noise drawn from ``seed``."""
@@ -188,28 +219,19 @@ class ConditionalVAE(PairedModel):
         self.kl_weight = config.kl_weight
         self.adversarial_weight = config.adversarial_weight
 
-    def compile(self, optimizer: keras.optimizers.Optimizer, d_optimizer=None) -> None:
-        super().compile(optimizer=optimizer)
-        self.d_optimizer = d_optimizer
-        # built up front, so that a checkpoint (BackupAndRestore) can restore their state
-        optimizer.build(self._vae_variables())
-        if critic_variables := (self.critic.trainable_variables if self.critic else []):
-            d_optimizer.build(critic_variables)
-        self.built = True
-
     def call(self, inputs: tuple[tf.Tensor, tf.Tensor], training: bool = False) -> tf.Tensor:
         audio, noise = inputs
         return self.decoder([noise, self.embedder(audio, training=training)], training=training)
 
-    def render(self, audio: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
-        return self((audio, noise), training=False)
-
-    def _vae_variables(self) -> list:
+    def generator_variables(self) -> list:
         return [
             *self.embedder.trainable_variables,
             *self.encoder.trainable_variables,
             *self.decoder.trainable_variables,
         ]
+
+    def critic_variables(self) -> list:
+        return self.critic.trainable_variables if self.critic is not None else []
 
     def train_step(self, data: tuple) -> dict[str, tf.Tensor]:
         audio, image = _split(data)
@@ -236,9 +258,9 @@ class ConditionalVAE(PairedModel):
                 g_adversarial = 0.5 * sum(tf.reduce_mean(tf.nn.softplus(-score)) for score in fake_scores)
                 loss = loss + self.adversarial_weight * g_adversarial
                 values |= {"loss": loss, "d_loss": d_loss, "g_adversarial": g_adversarial}
-        _apply(self.optimizer, tape, loss, self._vae_variables())
+        _apply(self.optimizer, tape, loss, self.generator_variables())
         if self.critic is not None:
-            _apply(self.d_optimizer, tape, d_loss, self.critic.trainable_variables)
+            _apply(self.d_optimizer, tape, d_loss, self.critic_variables())
         del tape
         return self._report(values)
 
@@ -291,14 +313,6 @@ class ConditionalGAN(PairedModel):
             config.mode_seeking_weight if mode_seeking and embedder is not None else 0.0
         )
 
-    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer):
-        super().compile(optimizer=g_optimizer)
-        self.d_optimizer = d_optimizer
-        # built up front, so that a checkpoint (BackupAndRestore) can restore their state
-        g_optimizer.build(self.generator.trainable_variables + self._owned("generator"))
-        d_optimizer.build(self.critic.trainable_variables + self._owned("critic"))
-        self.built = True
-
     def _embed(self, audio: tf.Tensor, training: bool) -> tf.Tensor | None:
         if self.embedder is None:
             return None
@@ -316,12 +330,15 @@ class ConditionalGAN(PairedModel):
         audio, noise = inputs
         return self._generate(noise, self._embed(audio, training), training)
 
-    def render(self, audio: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
-        return self((audio, noise), training=False)
-
     def _owned(self, owner: str) -> list:
         """The embedder's variables if ``owner`` trains it, else none."""
         return self.embedder.trainable_variables if self.embedder_owner == owner else []
+
+    def generator_variables(self) -> list:
+        return self.generator.trainable_variables + self._owned("generator")
+
+    def critic_variables(self) -> list:
+        return self.critic.trainable_variables + self._owned("critic")
 
     def _critic_loss(self, real: tf.Tensor, fake: tf.Tensor, embedding: tf.Tensor | None):
         real_score = self._score(real, embedding)
@@ -356,7 +373,7 @@ class ConditionalGAN(PairedModel):
     def train_step(self, data: tuple) -> dict[str, tf.Tensor]:
         audio, real = _split(data)
         batch = tf.shape(real)[0]
-        d_variables = self.critic.trainable_variables + self._owned("critic")
+        d_variables = self.critic_variables()
         for _ in range(self.critic_steps):
             with tf.GradientTape() as tape:
                 embedding = self._embed(audio, training=True)
@@ -364,7 +381,7 @@ class ConditionalGAN(PairedModel):
                 fake = self._generate(self._noise(batch), heard, training=True)
                 d_loss, penalty = self._critic_loss(real, tf.stop_gradient(fake), embedding)
             _apply(self.d_optimizer, tape, d_loss, d_variables)
-        g_variables = self.generator.trainable_variables + self._owned("generator")
+        g_variables = self.generator_variables()
         with tf.GradientTape() as tape:
             embedding = self._embed(audio, training=True)
             if self.embedder_owner != "generator" and embedding is not None:
@@ -436,17 +453,14 @@ class MfccToImage(PairedModel):
     """MFCCs ``(n_mfcc, frames, 1)`` -> normalised per coefficient -> a vector -> image, trained
     with a pixel loss (mean absolute error) against the paired image. Deterministic: no noise."""
 
-    feature = "mfcc"
     has_noise = False
 
     def __init__(self, network: keras.Model, seed: int = 0, **kwargs) -> None:
         super().__init__(("pixel_l1",), 1, seed, **kwargs)
         self.network = network
 
-    def compile(self, optimizer: keras.optimizers.Optimizer) -> None:
-        super().compile(optimizer=optimizer)
-        optimizer.build(self.network.trainable_variables)
-        self.built = True
+    def generator_variables(self) -> list:
+        return self.network.trainable_variables
 
     def call(self, audio: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.network(audio, training=training)
@@ -458,7 +472,7 @@ class MfccToImage(PairedModel):
         audio, image = _split(data)
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.abs(self.network(audio, training=True) - image))
-        _apply(self.optimizer, tape, loss, self.network.trainable_variables)
+        _apply(self.optimizer, tape, loss, self.generator_variables())
         return self._report({"pixel_l1": loss})
 
 
@@ -486,17 +500,19 @@ def build_paired_model(
     keras.utils.set_random_seed(seed)
     cfg = config
     if name in ("cvae", "vaegan"):
-        critic = build_critic(image_shape, cfg.embed_dim, cfg.discriminator_width, "projection")
+        critic = None
+        if name == "vaegan":
+            critic = build_critic(image_shape, cfg.embed_dim, cfg.discriminator_width, "projection")
         model = ConditionalVAE(
             build_audio_embedder(audio_shape, cfg.embed_dim),
             build_image_encoder(image_shape, cfg.embed_dim, cfg.noise_dim, cfg.discriminator_width),
             build_conditional_generator(cfg.noise_dim, cfg.embed_dim, image_shape, cfg.generator_width),
             cfg,
-            critic=critic if name == "vaegan" else None,
+            critic=critic,
             seed=seed,
             name=name,
         )
-        model.compile(keras.optimizers.Adam(cfg.learning_rate), _gan_optimizer(cfg))
+        model.compile(keras.optimizers.Adam(cfg.learning_rate), _gan_optimizer(cfg) if critic else None)
         return model
     if name == "mfcc":
         if mfcc_train is None:
@@ -551,3 +567,43 @@ def build_triplet_encoder(model: ConditionalGAN, config: PairedConfig) -> Triple
     trainer.optimizer.build(model.embedder.trainable_variables)
     trainer.built = True
     return trainer
+
+
+def train_paired(
+    model: PairedModel,
+    data: PairedData,
+    preset: Preset,
+    work_dir: str | Path,
+    partnering: str = "fresh",
+    progress_every: int | None = None,
+) -> tuple[dict[str, list[float]], float]:
+    """Train a paired model (``build_paired_model``) with the preset's budget,
+    resumably; returns its loss history and the seconds this call spent training.
+
+    The ``triplet`` model first trains its audio encoder with the triplet loss; the encoder's
+    weights are kept in ``work_dir/triplet.weights.h5`` so a resumed run does not redo it.
+    """
+    cfg, work_dir = preset.paired, Path(work_dir)
+    epochs = cfg.gan_epochs if isinstance(model, ConditionalGAN) else cfg.epochs
+    start = time.perf_counter()
+    if model.name == "triplet":
+        weights = work_dir / "triplet.weights.h5"
+        if weights.is_file():
+            model.embedder.load_weights(weights)
+        else:
+            audio = data.train.audio["spectrogram"]
+            triplets = make_dataset((audio, data.train.digits), max(cfg.batch_size, 64), preset.seed)
+            fit_resumable(
+                build_triplet_encoder(model, cfg),
+                triplets,
+                cfg.triplet_epochs,
+                work_dir / "triplet",
+                verbose=0,
+            )
+            partial = work_dir / "triplet.partial.weights.h5"  # Keras insists on this ending
+            model.embedder.save_weights(partial)
+            os.replace(partial, weights)  # all or nothing
+    dataset = paired_dataset(data, model.feature, partnering, cfg.batch_size, preset.seed)
+    callbacks = [PrintEvery(progress_every, epochs)] if progress_every else []
+    history = fit_resumable(model, dataset, epochs, work_dir, callbacks=callbacks, verbose=0)
+    return history, time.perf_counter() - start
