@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.audio import mfcc
+from helpers.audio import NormStats, mfcc
 from helpers.config import Paths, Preset
 from helpers.datasets import ImageSet, image_set, pair_by_digit, split_images
-from helpers.features import ensure_features, load_split
+from helpers.features import ensure_features, load_split, load_stats
 from helpers.training import fresh_partner_dataset, make_dataset
 
 PARTNERINGS = ("fresh", "fixed")
@@ -30,6 +30,7 @@ class PairedSplit:
     speakers: np.ndarray  # (n,)
     partners: np.ndarray  # (n, H, W, C) in [0, 1]: one image of the clip's digit, fixed
     partner_index: np.ndarray  # (n,) each partner's position in its split's image pool
+    clips: np.ndarray  # (n, samples) the waveforms the features came from
 
     def __len__(self) -> int:
         return len(self.digits)
@@ -43,6 +44,7 @@ class PairedData:
     test: PairedSplit
     train_images: ImageSet
     test_images: ImageSet
+    stats: NormStats  # how the spectrograms were normalised (``audio.denormalise`` undoes it)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -69,8 +71,10 @@ def load_paired_data(
             "spectrogram": split.spectrograms.astype(np.float32),
             "mfcc": mfcc(split.clips, preset.front_end)[..., None],
         }
-        splits.append(PairedSplit(audio, split.digits, split.speakers, pool.images[partners], partners))
-    return PairedData(splits[0], splits[1], *pools)
+        splits.append(
+            PairedSplit(audio, split.digits, split.speakers, pool.images[partners], partners, split.clips)
+        )
+    return PairedData(splits[0], splits[1], *pools, load_stats(folder, preset.front_end))
 
 
 def paired_dataset(data: PairedData, feature: str, partnering: str, batch_size: int, seed: int):

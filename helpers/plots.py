@@ -241,3 +241,19 @@ def loss_panels_figure(histories: dict[str, dict[str, list[float]]]) -> Figure:
         ax.set(title=name, xlabel="epoch")
         ax.legend(fontsize=7)
     return fig
+
+
+def codebook_usage_figure(tokens: dict[str, np.ndarray], codes: dict[str, int]) -> Figure:
+    """One panel per codebook: how often each code is used, most used first, with the perplexity
+    (``06_token_transformer.ipynb``). A dead codebook shows as a few tall bars and a long flat tail."""
+    from helpers.models.tokens import codebook_perplexity
+
+    fig, axes = _panels(len(tokens), 4.2, 2.8)
+    for ax, (name, ids) in zip(axes, tokens.items(), strict=False):
+        share = np.bincount(np.asarray(ids).ravel(), minlength=codes[name]) / np.asarray(ids).size
+        ax.bar(np.arange(codes[name]), np.sort(share)[::-1], width=1.0)
+        perplexity = codebook_perplexity(ids, codes[name])
+        used = f"{np.count_nonzero(share)} of {codes[name]} codes used"
+        ax.set(title=f"{name}: {used}, perplexity {perplexity:.1f}", xlabel="code, by rank", ylabel="share")
+        ax.title.set_fontsize(9)
+    return fig

@@ -31,6 +31,12 @@ def make_dataset(
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def _as_input(array: np.ndarray) -> np.ndarray:
+    """Token ids stay integers (int32); everything else becomes float32."""
+    array = np.asarray(array)
+    return array.astype(np.int32) if np.issubdtype(array.dtype, np.integer) else array.astype(np.float32)
+
+
 def fresh_partner_dataset(
     clips: np.ndarray,
     digits: np.ndarray,
@@ -41,8 +47,9 @@ def fresh_partner_dataset(
 ) -> tf.data.Dataset:
     """Batches of ``(clip features, image)`` where each clip meets a new image of its digit
     every epoch (drawn uniformly, seeded, different each pass over the data); the other
-    pairing, a fixed partner per clip, is ``datasets.pair_by_digit``. Taught in
-    ``05_paired_generation.ipynb``."""
+    pairing, a fixed partner per clip, is ``datasets.pair_by_digit``. Token ids work as
+    either side (``06_token_transformer.ipynb`` pairs token grids of the two modalities
+    this way). Taught in ``05_paired_generation.ipynb``."""
     from helpers.datasets import images_by_digit
 
     table = images_by_digit(image_labels, digits)
@@ -52,14 +59,14 @@ def fresh_partner_dataset(
     for digit, positions in table.items():
         counts[digit], padded[digit, : len(positions)] = len(positions), positions
     counts_t, padded_t = tf.constant(counts), tf.constant(padded)
-    images_t = tf.constant(np.asarray(images, np.float32))
+    images_t = tf.constant(_as_input(images))
 
     def with_partner(element: tuple[tf.Tensor, tf.Tensor], draw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         clip, digit = element
         position = padded_t[digit, tf.math.floormod(draw, counts_t[digit])]
         return clip, tf.gather(images_t, position)
 
-    pairs = tf.data.Dataset.from_tensor_slices((np.asarray(clips, np.float32), np.asarray(digits, np.int64)))
+    pairs = tf.data.Dataset.from_tensor_slices((_as_input(clips), np.asarray(digits, np.int64)))
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     data = tf.data.Dataset.zip((pairs, draws)).map(with_partner, num_parallel_calls=tf.data.AUTOTUNE)
     return (

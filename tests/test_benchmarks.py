@@ -93,3 +93,19 @@ def test_paired_benchmark_prints_one_row_per_model(tmp_path):
 def test_paired_benchmark_refuses_an_unknown_model(tmp_path):
     result = run_benchmark("paired.py", tmp_path, "--models", "dalle", check=False)
     assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+def test_tokens_benchmark_trains_and_measures(tmp_path):
+    report = json.loads(run_benchmark("tokens.py", tmp_path).stdout)
+    expected = ("image_vae_psnr", "image_codebook_perplexity", "audio_vae_sc_db", "audio_codebook_perplexity")
+    expected += ("a2i_token_accuracy", "a2i_digit_accuracy", "i2a_token_accuracy", "i2a_digit_accuracy")
+    for key in (*expected, "cycle_audio_sc_db", "cycle_image_digit_accuracy", "train_seconds"):
+        assert key in report, key
+    assert report["preset"] == "ci" and report["train_seconds"] > 0
+    assert 0 <= report["a2i_digit_accuracy"] <= 1 and 0 <= report["i2a_token_accuracy"] <= 1
+    assert set(report["train_seconds_by_stage"]) == {
+        "image_vae",
+        "audio_vae",
+        "audio_to_image",
+        "image_to_audio",
+    }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from helpers import config
+from helpers.models.classifier import train_image_judge
+from helpers.models.listener import train_listener
 from helpers.models.tokens import (
     DiscreteVAE,
     GumbelAnnealing,
@@ -15,9 +20,13 @@ from helpers.models.tokens import (
     build_image_token_encoder,
     build_spectrogram_token_decoder,
     build_spectrogram_token_encoder,
-    build_translator,
+    build_token_translator,
     codebook_perplexity,
 )
+from helpers.paired_data import load_paired_data
+from helpers.token_pipeline import train_token_models
+from helpers.tokens_eval import evaluate_tokens, psnr, token_accuracy
+from helpers.training import fresh_partner_dataset
 
 
 def image_vae(codes: int = 16) -> DiscreteVAE:
@@ -75,12 +84,101 @@ def test_codebook_perplexity():
     assert codebook_perplexity(np.array([0, 1, 0, 1]), 16) == pytest.approx(2.0)
 
 
-def test_translator_learns_a_fixed_mapping_between_token_grids():
-    rng = np.random.default_rng(0)
-    source = rng.integers(0, 4, (256, 6)).astype(np.int32)
-    target = np.stack([source[:, 0], (source[:, 1] + 1) % 4, source[:, 2]], axis=1)  # a copy task
+def copy_task(n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Source ids ``(n, 2, 3)`` over 4 codes and a target ``(n, 3)`` computed from them."""
+    source = np.random.default_rng(0).integers(0, 4, (n, 2, 3)).astype(np.int32)
+    flat = source.reshape(n, -1)
+    return source, np.stack([flat[:, 0], (flat[:, 1] + 1) % 4, flat[:, 5]], axis=1)
+
+
+@pytest.mark.parametrize("autoregressive", [False, True])
+def test_translator_learns_a_fixed_mapping_between_token_grids(autoregressive):
+    source, target = copy_task()
+    cfg = dataclasses.replace(
+        config.load_preset("ci").tokens,
+        translator_dim=32,
+        translator_heads=2,
+        translator_dropout=0.0,
+        translator_learning_rate=3e-3,
+        autoregressive=autoregressive,
+    )
     keras.utils.set_random_seed(0)
-    translator = build_translator(6, 4, 3, 4, dim=32, heads=2, blocks=1)
-    assert translator(source[:2]).shape == (2, 3, 4)
-    history = translator.fit(source, target, epochs=40, batch_size=32, verbose=0)
+    translator = build_token_translator((2, 3), 4, (3,), 4, cfg)
+    data = translator.with_previous_tokens(tf.data.Dataset.from_tensor_slices((source, target)).batch(32))
+    history = translator.fit(data, epochs=40, verbose=0)
     assert history.history["token_accuracy"][-1] > 0.9
+    translated = translator.translate(source[:64])
+    assert translated.shape == (64, 3) and translated.dtype == np.int32
+    assert token_accuracy(translated, target[:64]) > 0.9, "generation decodes the way training taught"
+
+
+def test_autoregressive_translation_feeds_each_choice_to_the_next_position():
+    cfg = dataclasses.replace(config.load_preset("ci").tokens, autoregressive=True)
+    translator = build_token_translator((2, 3), 4, (3,), 4, cfg)
+    target = tf.constant([[1, 2, 3], [0, 0, 1]])
+    assert translator.previous_tokens(target).numpy().tolist() == [[4, 1, 2], [4, 0, 0]]
+    source = copy_task(5)[0]
+    chosen = translator.translate(source)
+    logits = translator((source, translator.previous_tokens(chosen)), training=False).numpy()
+    assert np.array_equal(logits.argmax(-1), chosen), "teacher forcing on its own output gives it back"
+
+
+def test_token_partners_keep_integer_ids():
+    tokens = np.arange(12, dtype=np.int64).reshape(6, 2)
+    data = fresh_partner_dataset(tokens, np.array([0, 1] * 3), tokens * 10, np.array([0, 1] * 3), 6, 0)
+    source, target = next(iter(data))
+    assert source.dtype == tf.int32 and target.dtype == tf.int32
+    assert np.all(target.numpy() // 10 % 2 == source.numpy() % 2), "partners share the digit"
+
+
+def test_psnr_and_token_accuracy():
+    images = np.zeros((2, 4, 4, 1), np.float32)
+    assert psnr(images + 0.1, images) == pytest.approx(20.0, abs=1e-3)
+    assert token_accuracy(np.array([[1, 2], [3, 4]]), np.array([[1, 0], [3, 4]])) == 0.75
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory):
+    preset = config.load_preset("ci")
+    data = load_paired_data(config.paths(preset), preset, "sample", "digits", announce=False)
+    judge = train_image_judge(data.train_images.images, data.train_images.labels, 1, preset.seed)
+    listener = train_listener(data.train.audio["spectrogram"], data.train.digits, 1, preset.seed)
+    work_dir = tmp_path_factory.mktemp("tokens")
+    training = train_token_models(data, preset, work_dir)
+    report = evaluate_tokens(training.models, data, judge, listener, preset.gl_iterations, preset.seed)
+    return preset, data, judge, listener, work_dir, training, report
+
+
+def test_the_token_pipeline_trains_generates_and_is_measured(ci_run):
+    preset, data, _, _, _, training, report = ci_run
+    cfg, n = preset.tokens, len(data.test)
+    assert set(training.histories) == {"image_vae", "audio_vae", "audio_to_image", "image_to_audio"}
+    assert all(np.all(np.isfinite(h["loss"])) for h in training.histories.values())
+    assert not training.models.image_vae.trainable and not training.models.audio_vae.trainable
+    assert report.tokens["a2i"].shape == (n, 8, 8) and report.tokens["a2i"].max() < cfg.image_codes
+    assert report.tokens["i2a"].shape == (n, 16, cfg.audio_groups)
+    assert report.images["a2i"].shape == (n, *data.image_shape)
+    assert report.clips["cycle"].shape == data.test.clips.shape
+    assert np.all((report.images["cycle"] >= 0) & (report.images["cycle"] <= 1))
+    for key in (
+        "image_vae_psnr",
+        "image_codebook_perplexity",
+        "audio_vae_sc_db",
+        "audio_codebook_perplexity",
+        "a2i_token_accuracy",
+        "a2i_digit_accuracy",
+        "i2a_token_accuracy",
+        "i2a_digit_accuracy",
+        "cycle_audio_sc_db",
+        "cycle_image_digit_accuracy",
+    ):
+        assert np.isfinite(report.summary[key]), key
+    assert 1.0 <= report.summary["image_codebook_perplexity"] <= cfg.image_codes
+    assert 0.0 <= report.summary["a2i_digit_accuracy"] <= 1.0
+
+
+def test_the_ci_preset_gives_the_same_numbers_twice(ci_run, tmp_path):
+    preset, data, judge, listener, _, _, report = ci_run
+    again = train_token_models(data, preset, tmp_path)
+    rerun = evaluate_tokens(again.models, data, judge, listener, preset.gl_iterations, preset.seed)
+    assert rerun.summary == report.summary

@@ -5,15 +5,20 @@ sequence of them) through an encoder that gives logits over ``K`` codes per cell
 Gumbel-softmax sample (temperature annealed, hard straight-through at the end), a
 codebook and a decoder. A ``TokenTranslator`` (a small transformer decoder) reads one
 modality's tokens as memory and predicts the other's, all positions at once.
-Taught in ``06_token_transformer.ipynb`` (issue 7; the notebook is not written yet).
+Taught in ``06_token_transformer.ipynb``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
+
+from helpers.config import TokenConfig
+from helpers.training import PrintEvery, fit_resumable, make_dataset
 
 
 def build_image_token_encoder(image_shape: tuple[int, int, int], codes: int, width: int) -> keras.Model:
@@ -164,39 +169,224 @@ def codebook_perplexity(tokens: np.ndarray, codes: int) -> float:
     return float(np.exp(-np.sum(used * np.log(used))))
 
 
-def build_translator(
-    source_length: int,
+class DecoderBlock(layers.Layer):
+    """One post-norm transformer decoder block: self-attention among the target positions
+    (causal when the translator is autoregressive), cross-attention to the source memory,
+    then a feed-forward layer."""
+
+    def __init__(self, dim: int, heads: int, dropout: float, **kw):
+        super().__init__(**kw)
+        self.self_attention = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout)
+        self.cross_attention = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout)
+        self.ffn_in, self.ffn_out = layers.Dense(4 * dim, activation="gelu"), layers.Dense(dim)
+        self.norms = [layers.LayerNormalization() for _ in range(3)]
+        self.dropout = layers.Dropout(dropout)
+
+    def call(
+        self, x: tf.Tensor, memory: tf.Tensor, causal: bool = False, training: bool = False
+    ) -> tf.Tensor:
+        x = self.norms[0](x + self.self_attention(x, x, use_causal_mask=causal, training=training))
+        x = self.norms[1](x + self.cross_attention(x, memory, training=training))
+        feed_forward = self.dropout(self.ffn_out(self.ffn_in(x)), training=training)
+        return self.norms[2](x + feed_forward)
+
+
+class TokenTranslator(keras.Model):
+    """Source token ids ``(n, *source_grid)`` -> logits ``(n, *target_grid, target_codes)``.
+
+    A small transformer decoder that reads the embedded source tokens (plus learned
+    source positions) as memory. Two ways to decode, chosen at construction and used alike
+    in training and generation:
+
+    * parallel (``autoregressive=False``): the queries are learned target positions only,
+      every position is predicted at once, and ``translate`` takes the most likely code at
+      each; the input is the source ids alone.
+    * autoregressive: each query also carries the previous target token (a start token
+      first), self-attention is causal, training is teacher-forced (the input is
+      ``(source ids, previous ids)``, see ``with_previous_tokens``) and ``translate``
+      decodes greedily, one position after another, each choice conditioning the next.
+    """
+
+    def __init__(
+        self,
+        source_grid: tuple[int, ...],
+        source_codes: int,
+        target_grid: tuple[int, ...],
+        target_codes: int,
+        dim: int,
+        heads: int,
+        blocks: int,
+        dropout: float = 0.1,
+        autoregressive: bool = False,
+        **kw,
+    ):
+        super().__init__(**kw)
+        self.source_grid, self.target_grid = tuple(source_grid), tuple(target_grid)
+        self.source_length, self.target_length = int(np.prod(source_grid)), int(np.prod(target_grid))
+        self.target_codes, self.autoregressive = target_codes, autoregressive
+        self.start_token = target_codes  # one id past the codebook
+        self.source_embedding = layers.Embedding(source_codes, dim, name="source_embedding")
+        self.source_position = layers.Embedding(self.source_length, dim, name="source_position")
+        self.target_position = layers.Embedding(self.target_length, dim, name="target_position")
+        if autoregressive:
+            self.previous_embedding = layers.Embedding(target_codes + 1, dim, name="previous_embedding")
+        self.blocks = [DecoderBlock(dim, heads, dropout, name=f"block{i}") for i in range(blocks)]
+        self.to_logits = layers.Dense(target_codes, name="target_logits")
+
+    def call(self, inputs, training: bool = False) -> tf.Tensor:
+        source = inputs[0] if self.autoregressive else inputs
+        source = tf.reshape(tf.cast(source, tf.int32), (-1, self.source_length))
+        memory = self.source_embedding(source) + self.source_position(tf.range(self.source_length))[None]
+        queries = self.target_position(tf.range(self.target_length))[None]
+        if self.autoregressive:
+            previous = tf.reshape(tf.cast(inputs[1], tf.int32), (-1, self.target_length))
+            x = queries + self.previous_embedding(previous)
+        else:
+            x = tf.tile(queries, (tf.shape(source)[0], 1, 1))
+        for block in self.blocks:
+            x = block(x, memory, causal=self.autoregressive, training=training)
+        return tf.reshape(self.to_logits(x), (-1, *self.target_grid, self.target_codes))
+
+    def previous_tokens(self, target: tf.Tensor) -> tf.Tensor:
+        """Target ids ``(n, *target_grid)`` -> the ids each position sees: shifted one place
+        right (in reading order), the start token first. ``(n, target_length)``."""
+        flat = tf.reshape(tf.cast(target, tf.int32), (-1, self.target_length))
+        start = tf.fill((tf.shape(flat)[0], 1), self.start_token)
+        return tf.concat([start, flat[:, :-1]], axis=1)
+
+    def with_previous_tokens(self, data: tf.data.Dataset) -> tf.data.Dataset:
+        """Batches ``(source, target)`` -> what this translator trains on: unchanged when parallel,
+        ``((source, previous ids), target)`` when autoregressive (teacher forcing)."""
+        if not self.autoregressive:
+            return data
+        return data.map(lambda source, target: ((source, self.previous_tokens(target)), target))
+
+    def translate(self, source: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The target ids ``(n, *target_grid)`` int32: the most likely code at every position
+        (parallel), or greedy decoding position by position (autoregressive)."""
+        source = np.asarray(source, np.int32)
+        if not self.autoregressive:
+            logits = self.predict(source, batch_size=batch_size, verbose=0)
+            return logits.argmax(axis=-1).astype(np.int32)
+        step = tf.function(lambda s, p: self((s, p), training=False))
+        chosen = np.zeros((len(source), self.target_length), np.int32)
+        for first in range(0, len(source), batch_size):
+            batch = tf.constant(source[first : first + batch_size])
+            previous = np.full((len(batch), self.target_length), self.start_token, np.int32)
+            for t in range(self.target_length):
+                logits = tf.reshape(step(batch, tf.constant(previous)), (len(batch), self.target_length, -1))
+                code = tf.argmax(logits[:, t], axis=-1, output_type=tf.int32).numpy()
+                chosen[first : first + len(batch), t] = code
+                if t + 1 < self.target_length:
+                    previous[:, t + 1] = code
+        return chosen.reshape(-1, *self.target_grid)
+
+
+def build_token_translator(
+    source_grid: tuple[int, ...],
     source_codes: int,
-    target_length: int,
+    target_grid: tuple[int, ...],
     target_codes: int,
-    dim: int,
-    heads: int,
-    blocks: int,
-) -> keras.Model:
-    """Source token ids ``(S,)`` -> target logits ``(T, target_codes)``: a transformer decoder whose
-    queries are learned target positions, attending to each other (no causal mask: every
-    position is predicted at once, in training and in generation alike) and to the source
-    tokens (embedded, plus learned positions) as memory."""
-    source = keras.Input(shape=(source_length,), dtype="int32", name="source_tokens")
-    memory = layers.Embedding(source_codes, dim, name="source_embedding")(source)
-    positions = np.arange(source_length)[None]
-    memory = memory + layers.Embedding(source_length, dim, name="source_position")(positions)
-    queries = layers.Embedding(target_length, dim, name="target_position")(np.arange(target_length)[None])
-    x = layers.Lambda(lambda pair: tf.zeros_like(pair[0][:, :1, :1]) + pair[1], name="per_example")(
-        [memory, queries]
+    config: TokenConfig,
+    name: str = "token_translator",
+) -> TokenTranslator:
+    """A compiled ``TokenTranslator`` of the configured size: cross-entropy on the target codes,
+    ``token_accuracy`` as its metric."""
+    translator = TokenTranslator(
+        source_grid,
+        source_codes,
+        target_grid,
+        target_codes,
+        config.translator_dim,
+        config.translator_heads,
+        config.translator_blocks,
+        config.translator_dropout,
+        config.autoregressive,
+        name=name,
     )
-    for i in range(blocks):
-        for kind, attend_to in (("self", None), ("cross", memory)):
-            attention = layers.MultiHeadAttention(heads, dim // heads, name=f"{kind}_attention{i}")
-            context = x if attend_to is None else attend_to
-            x = layers.LayerNormalization(name=f"{kind}_norm{i}")(x + attention(x, context))
-        hidden = layers.Dense(4 * dim, activation="gelu", name=f"ffn_in{i}")(x)
-        x = layers.LayerNormalization(name=f"ffn_norm{i}")(x + layers.Dense(dim, name=f"ffn_out{i}")(hidden))
-    logits = layers.Dense(target_codes, name="target_logits")(x)
-    model = keras.Model(source, logits, name="token_translator")
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+    translator.compile(
+        optimizer=keras.optimizers.Adam(config.translator_learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
     )
-    return model
+    source = np.zeros((1, *source_grid), np.int32)
+    previous = np.zeros((1, translator.target_length), np.int32)
+    translator((source, previous) if config.autoregressive else source)  # built, so a checkpoint can load
+    return translator
+
+
+def build_token_vaes(
+    image_shape: tuple[int, int, int], spectrogram_shape: tuple[int, int, int], config: TokenConfig, seed: int
+) -> tuple[DiscreteVAE, DiscreteVAE]:
+    """The compiled image and spectrogram ``DiscreteVAE`` of the configured size."""
+    keras.utils.set_random_seed(seed)
+    cfg = config
+    image_vae = DiscreteVAE(
+        build_image_token_encoder(image_shape, cfg.image_codes, cfg.image_width),
+        build_image_token_decoder(
+            (image_shape[0] // 4, image_shape[1] // 4),
+            cfg.image_codes,
+            image_shape,
+            cfg.image_width,
+            cfg.code_dim,
+        ),
+        cfg.kl_weight,
+        seed,
+        name="image_vae",
+    )
+    audio_vae = DiscreteVAE(
+        build_spectrogram_token_encoder(
+            spectrogram_shape, cfg.audio_codes, cfg.audio_width, cfg.audio_groups
+        ),
+        build_spectrogram_token_decoder(
+            (spectrogram_shape[1] // 8, cfg.audio_groups),
+            cfg.audio_codes,
+            spectrogram_shape,
+            cfg.audio_width,
+            cfg.code_dim,
+        ),
+        cfg.kl_weight,
+        seed + 1,
+        name="audio_vae",
+    )
+    for vae in (image_vae, audio_vae):
+        vae.compile(keras.optimizers.Adam(cfg.vae_learning_rate))
+    return image_vae, audio_vae
+
+
+def train_token_vae(
+    vae: DiscreteVAE,
+    inputs: np.ndarray,
+    config: TokenConfig,
+    seed: int,
+    work_dir: str | Path,
+    progress_every: int | None = None,
+) -> dict[str, list[float]]:
+    """Train a ``DiscreteVAE`` on ``inputs`` (images in [-1, 1] or normalised spectrograms) with the
+    configured budget and temperature schedule, resumably in ``work_dir``."""
+    epochs = config.vae_epochs
+    callbacks = [
+        GumbelAnnealing(epochs, config.temperature_start, config.temperature_floor, config.hard_share)
+    ]
+    if progress_every:
+        callbacks.append(PrintEvery(progress_every, epochs))
+    data = make_dataset(np.asarray(inputs, np.float32), config.vae_batch_size, seed)
+    return fit_resumable(vae, data, epochs, work_dir, callbacks=callbacks, verbose=0)
+
+
+def train_translator(
+    translator: TokenTranslator,
+    data: tf.data.Dataset,
+    config: TokenConfig,
+    work_dir: str | Path,
+    validation_data: tf.data.Dataset | None = None,
+    progress_every: int | None = None,
+) -> dict[str, list[float]]:
+    """Train a translator on batches ``(source ids, target ids)`` with the configured budget,
+    resumably in ``work_dir``."""
+    epochs = config.translator_epochs
+    callbacks = [PrintEvery(progress_every, epochs)] if progress_every else []
+    data = translator.with_previous_tokens(data)
+    if validation_data is not None:
+        validation_data = translator.with_previous_tokens(validation_data)
+    return fit_resumable(translator, data, epochs, work_dir, validation_data, callbacks, verbose=0)
