@@ -9,20 +9,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.audio import denormalise, spectrogram_to_waveform
+from helpers.audio import NormStats, denormalise, spectrogram_to_waveform
 from helpers.config import Preset
 from helpers.features import FeatureSplit
 from helpers.metrics import griffin_lim_floor, latent_moments, spectrogram_scores, stoi_joined
 from helpers.models.autoencoder import AudioCodec
 
 
-def digit_mean_baseline(train: FeatureSplit, test: FeatureSplit, codec: AudioCodec) -> np.ndarray:
+def digit_mean_baseline(
+    train_spectrograms: np.ndarray, train_digits: np.ndarray, test_digits: np.ndarray, stats: NormStats
+) -> np.ndarray:
     """A trivial reference: each test clip's dB spectrogram replaced by the mean training
-    spectrogram of its digit (the overall mean for unlabelled clips). ``(n, F, T)``."""
-    train_db = denormalise(train.spectrograms[..., 0], codec.stats)
+    spectrogram of its digit (the overall mean for unlabelled clips or unseen digits).
+    ``train_spectrograms`` are normalised ``(n, F, T, 1)``; returns ``(n_test, F, T)`` in dB.
+    Notebooks 02 and 06 compare against it."""
+    train_db = denormalise(np.asarray(train_spectrograms)[..., 0], stats)
     overall = train_db.mean(axis=0)
-    means = {d: train_db[train.digits == d].mean(axis=0) for d in np.unique(train.digits) if d >= 0}
-    return np.stack([means.get(int(d), overall) for d in test.digits])
+    means = {d: train_db[train_digits == d].mean(axis=0) for d in np.unique(train_digits) if d >= 0}
+    return np.stack([means.get(int(d), overall) for d in test_digits])
 
 
 @dataclass
@@ -47,7 +51,8 @@ def evaluate_audio_codec(
     rebuilt = codec.latents_to_clips(latents, n_iter, seed)
     sc_db, lsd_db = spectrogram_scores(test.clips, rebuilt, front_end)
     floor_clips, floor_sc, floor_lsd = griffin_lim_floor(test.clips, front_end, n_iter, seed)
-    baseline = spectrogram_to_waveform(digit_mean_baseline(train, test, codec), front_end, n_iter, seed)
+    baseline_db = digit_mean_baseline(train.spectrograms, train.digits, test.digits, codec.stats)
+    baseline = spectrogram_to_waveform(baseline_db, front_end, n_iter, seed)
     baseline_sc, _ = spectrogram_scores(test.clips, baseline, front_end)
     train_moments = latent_moments(codec.encode(train.spectrograms))
     summary = {

@@ -18,6 +18,7 @@ import numpy as np
 
 from helpers.audio import NormStats, denormalise, spectrogram_to_waveform
 from helpers.config import FrontEnd, Preset
+from helpers.images import from_tanh_range, to_tanh_range
 from helpers.models.tokens import (
     DiscreteVAE,
     TokenTranslator,
@@ -45,11 +46,11 @@ class TokenModels:
 
     def image_tokens(self, images: np.ndarray) -> np.ndarray:
         """Images ``(n, h, w, c)`` in [0, 1] -> token grids ``(n, h / 4, w / 4)``."""
-        return self.image_vae.tokens(np.asarray(images, np.float32) * 2.0 - 1.0)
+        return self.image_vae.tokens(to_tanh_range(images))
 
     def images_from_tokens(self, tokens: np.ndarray) -> np.ndarray:
         """Token grids -> images in [0, 1]."""
-        return np.clip((self.image_vae.decode_tokens(tokens) + 1.0) / 2.0, 0.0, 1.0)
+        return from_tanh_range(self.image_vae.decode_tokens(tokens))
 
     def audio_tokens(self, spectrograms: np.ndarray) -> np.ndarray:
         """Normalised spectrograms ``(n, F, T, 1)`` -> token grids ``(n, T / 8, groups)``."""
@@ -108,7 +109,7 @@ def train_token_models(
     image_vae, audio_vae = build_token_vaes(data.image_shape, data.audio_shape("spectrogram"), cfg, seed)
     histories, seconds = {}, {}
     for stage, vae, inputs in (
-        ("image_vae", image_vae, data.train_images.images * 2.0 - 1.0),
+        ("image_vae", image_vae, to_tanh_range(data.train_images.images)),
         ("audio_vae", audio_vae, spectrograms),
     ):
         histories[stage] = _timed(
@@ -116,7 +117,10 @@ def train_token_models(
         )
         vae.trainable = False
     models = TokenModels(image_vae, audio_vae, None, None, data.stats, preset.front_end)
-    image_tokens, audio_tokens = models.image_tokens(data.train_images.images), audio_vae.tokens(spectrograms)
+    image_tokens, audio_tokens = (
+        models.image_tokens(data.train_images.images),
+        models.audio_tokens(spectrograms),
+    )
     image_labels, clip_digits = data.train_images.labels, data.train.digits
     # held-out curves: each test clip against its fixed partner image, both ways round
     test_audio = models.audio_tokens(data.test.audio["spectrogram"])

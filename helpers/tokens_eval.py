@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.audio import spectrogram_to_waveform
+from helpers.evaluation import digit_mean_baseline
 from helpers.metrics import spectrogram_scores
 from helpers.models.classifier import classify, is_classifier
 from helpers.models.listener import hear_digits
@@ -46,17 +47,6 @@ class TokenReport:
     tokens: dict[str, np.ndarray]  # the token grids behind them
 
 
-def _digit_mean_clips(data: PairedData, n_iter: int, seed: int, front_end) -> np.ndarray:
-    """Each test clip replaced by the mean training spectrogram of its digit, through Griffin-Lim:
-    what a model that knows only the digit would say at best on average."""
-    from helpers.audio import denormalise
-
-    train_db = denormalise(data.train.audio["spectrogram"][..., 0], data.stats)
-    means = {int(d): train_db[data.train.digits == d].mean(axis=0) for d in np.unique(data.train.digits)}
-    mean_db = np.stack([means.get(int(d), train_db.mean(axis=0)) for d in data.test.digits])
-    return spectrogram_to_waveform(mean_db, front_end, n_iter, seed)
-
-
 def evaluate_tokens(
     models: TokenModels,
     data: PairedData,
@@ -84,12 +74,15 @@ def evaluate_tokens(
         for name, key in (("vae", "image"), ("a2i", "a2i"), ("cycle", "cycle_image"))
     }
     pool = data.test_images.images
-    pool_rebuilt = models.images_from_tokens(models.image_tokens(pool))
+    pool_tokens = models.image_tokens(pool)
+    pool_rebuilt = models.images_from_tokens(pool_tokens)
     sounds = {
         name: models.clips_from_tokens(tokens[key], n_iter, seed)
         for name, key in (("vae", "audio"), ("i2a", "i2a"), ("cycle", "cycle_audio"))
     }
-    sounds["digit_mean"] = _digit_mean_clips(data, n_iter, seed, front_end)
+    # what a model that knows only the digit would say at best on average
+    mean_db = digit_mean_baseline(data.train.audio["spectrogram"], data.train.digits, digits, data.stats)
+    sounds["digit_mean"] = spectrogram_to_waveform(mean_db, front_end, n_iter, seed)
     sc = {
         name: float(np.median(spectrogram_scores(clips, sound, front_end)[0]))
         for name, sound in sounds.items()
@@ -105,7 +98,7 @@ def evaluate_tokens(
 
     summary = {
         "image_vae_psnr": psnr(pool_rebuilt, pool),
-        "image_codebook_perplexity": codebook_perplexity(models.image_tokens(pool), image_codes),
+        "image_codebook_perplexity": codebook_perplexity(pool_tokens, image_codes),
         "audio_vae_sc_db": sc["vae"],
         "audio_codebook_perplexity": codebook_perplexity(tokens["audio"], audio_codes),
         "a2i_token_accuracy": token_accuracy(tokens["a2i"], tokens["image"]),
