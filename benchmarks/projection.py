@@ -97,6 +97,7 @@ def main(no_train: bool) -> dict:
         "median_cos": round(float(np.median(learned.cos)), 4),
         "encoder_only_recovery_rate": round(float(np.mean(encoder_only.cos >= 0.99)), 4),
         "encoder_only_median_cos": round(float(np.median(encoder_only.cos)), 4),
+        "encoder_only_ms_per_image": round(encoder_only.ms_per_image, 2),
         "pixel_mse": round(pixel_mse, 6),
         "ms_per_image": round(learned.ms_per_image, 2),
         "refine_steps": cfg.refine_steps,

@@ -257,3 +257,85 @@ def codebook_usage_figure(tokens: dict[str, np.ndarray], codes: dict[str, int]) 
         ax.set(title=f"{name}: {used}, perplexity {perplexity:.1f}", xlabel="code, by rank", ylabel="share")
         ax.title.set_fontsize(9)
     return fig
+
+
+def fidelity_ladder_figure(
+    rungs: dict[str, float | None], references: dict[str, float] | None = None
+) -> Figure:
+    """Median spectral convergence (dB, lower is better) of each stage the sound passes, best
+    first, with dashed reference lines (``07_evaluation.ipynb``)."""
+    names = [name for name, value in rungs.items() if value is not None]
+    values = [rungs[name] for name in names]
+    fig, ax = plt.subplots(figsize=(7.5, 3.4), constrained_layout=True)
+    bars = ax.barh(names, values, color=plt.cm.viridis(np.linspace(0.15, 0.85, len(names))))
+    ax.bar_label(bars, labels=[f"{v:.1f} dB" for v in values], padding=3, fontsize=8)
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axvline(
+            value,
+            color="k",
+            linestyle=("--", ":", "-.")[i % 3],
+            linewidth=1,
+            label=f"{name} ({value:.1f} dB)",
+        )
+    ax.invert_yaxis()
+    ax.set(xlabel="spectral convergence, median over held-out clips (dB; further left is better)")
+    ax.set_xlim(min(values) * 1.15, 0)
+    if references:
+        ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("what each stage costs the sound")
+    return fig
+
+
+def recovery_time_figure(points: dict[str, tuple[float, float]]) -> Figure:
+    """Projection methods as points: milliseconds per image (log scale) against the share of
+    latents recovered (``07_evaluation.ipynb``)."""
+    fig, ax = plt.subplots(figsize=(6, 3.4), constrained_layout=True)
+    for name, (milliseconds, recovered) in points.items():
+        ax.scatter(milliseconds, 100 * recovered, s=60)
+        ax.annotate(
+            name, (milliseconds, 100 * recovered), textcoords="offset points", xytext=(6, 4), fontsize=8
+        )
+    ax.set_xscale("log")
+    times = [milliseconds for milliseconds, _ in points.values()]
+    ax.set_xlim(min(times) / 3, max(times) * 30)  # room for the labels on the right
+    ax.set(
+        xlabel="milliseconds per image (batched, log scale)",
+        ylabel="recovered, cos ≥ 0.99 (%)",
+        ylim=(-5, 110),
+    )
+    ax.set_title("projection: how much comes back, and how fast")
+    return fig
+
+
+def method_comparison_figure(rows: list[dict], chance: float = 0.1) -> Figure:
+    """Left: digit accuracy of every method in each direction (``helpers.results.method_rows``);
+    right: its training seconds. Directions a method does not offer are left empty
+    (``07_evaluation.ipynb``)."""
+    names = [f"{row['method']} ({row['notebook']})" for row in rows]
+    y = np.arange(len(rows))
+    fig, (left, right) = plt.subplots(
+        1,
+        2,
+        figsize=(11, 0.5 * len(rows) + 1.6),
+        constrained_layout=True,
+        gridspec_kw={"width_ratios": [3, 1.3]},
+    )
+    directions = [
+        ("audio_to_image", "audio → image (digit read)", "tab:blue"),
+        ("image_to_audio", "image → audio (digit heard)", "tab:orange"),
+        ("there_and_back", "audio → image → audio (digit heard)", "tab:green"),
+    ]
+    height = 0.8 / len(directions)
+    for k, (key, label, color) in enumerate(directions):
+        values = [np.nan if row[key] is None else 100 * row[key] for row in rows]
+        left.barh(y + (k - 1) * height, values, height, label=label, color=color)
+    left.axvline(100 * chance, color="k", linestyle="--", linewidth=1, label="chance")
+    left.set(yticks=y, yticklabels=names, xlim=(0, 100), xlabel="held-out digits recognised (%)")
+    left.invert_yaxis()
+    left.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False)
+    seconds = [np.nan if row["train_seconds"] is None else row["train_seconds"] for row in rows]
+    right.barh(y, seconds, color="tab:gray")
+    right.set(yticks=y, yticklabels=[], xlabel="training seconds")
+    right.invert_yaxis()
+    fig.suptitle("every method on the same held-out voices and images")
+    return fig

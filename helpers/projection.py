@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from helpers.config import GanConfig
 from helpers.images import to_tanh_range
+from helpers.runtime import replica_mean
 
 
 def quantise(images: tf.Tensor) -> tf.Tensor:
@@ -83,7 +84,8 @@ class InversionTrainer(keras.Model):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(self.encoder(images, training=True) - z))
         variables = self.encoder.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        gradients = replica_mean(tape.gradient(loss, variables))
+        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         self.tracker.update_state(loss)
         return {"latent_mse": self.tracker.result()}
 

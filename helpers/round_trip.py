@@ -34,6 +34,7 @@ class Bridge:
     projection: GanConfig  # its projection fields (steps, Jacobian updates, damping, polishing)
     gl_iterations: int
     seed: int = 0  # Griffin-Lim's initial phase
+    judge: keras.Model | None = None  # the image model's digit classifier, when it was saved
 
     @property
     def front_end(self) -> FrontEnd:
@@ -123,4 +124,5 @@ def load_bridge(
         projection=saved_projection_settings(image_config.get("projection", {})),
         gl_iterations=int(gl_iterations),
         seed=seed,
+        judge=models.get("judge"),
     )

@@ -16,7 +16,7 @@ import numpy as np
 from helpers.images import jpeg_round_trip, resize_images
 from helpers.metrics import cosine_rows, griffin_lim_floor, spectrogram_scores, stoi_joined
 from helpers.models.listener import digit_accuracy
-from helpers.projection_eval import as_png
+from helpers.projection_eval import as_png, classifier_accuracy
 from helpers.round_trip import Bridge
 
 
@@ -64,6 +64,8 @@ class RoundTripReport:
     images: np.ndarray  # (n, h, w, c) generated, in [0, 1], before any file
     paths: dict[str, PathResult]  # "floor", "ae", then one per image damage ("png" is the round trip)
     original_digit_acc: float | None = None  # the listener on the original clips
+    image_digit_acc: float | None = None  # the judge reads the spoken digit in the clip's image
+    heard_from_real_images: float | None = None  # the listener hears the digit of a real image
     summary: dict = field(default_factory=dict)
 
     def table(self) -> list[dict]:
@@ -89,14 +91,25 @@ def _timed(function: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> 
 
 
 def evaluate_round_trip(
-    bridge: Bridge, clips: np.ndarray, digits: np.ndarray, seed: int = 0, damages: bool = True
+    bridge: Bridge,
+    clips: np.ndarray,
+    digits: np.ndarray,
+    seed: int = 0,
+    damages: bool = True,
+    real_images: np.ndarray | None = None,
+    real_labels: np.ndarray | None = None,
 ) -> RoundTripReport:
     """Take ``clips`` ``(n, samples)`` through the Griffin-Lim floor, the autoencoder alone and the
     full round trip (image rounded to 8 bits as a PNG stores it, then projected back), and
     with ``damages`` through each of ``image_damages``. Scores: spectral convergence and
     log-spectral distance against the originals, cos(ẑ, z), the listener's digit accuracy
     (when the audio model has a listener and ``digits`` are known), STOI, and the time per
-    clip of each direction (batched; image -> audio includes Griffin-Lim)."""
+    clip of each direction (batched; image -> audio includes Griffin-Lim).
+
+    Meaning, beside fidelity: how often the image model's judge reads the spoken digit in
+    each clip's image, and, given labelled ``real_images``, how often the listener hears
+    their digit in the sound made from them. Nothing in this design ties ``z`` to a digit,
+    so both measure what the other notebooks' paired designs add."""
     front_end, listener, stats = bridge.front_end, bridge.codec.listener, bridge.codec.stats
     clips = np.asarray(clips, np.float32)
 
@@ -125,6 +138,11 @@ def evaluate_round_trip(
             z_hat = bridge.images_to_latents(damage(images))
             results[name] = scored(bridge.latents_to_clips(z_hat), cosine_rows(latents, z_hat))
     report = RoundTripReport(latents, images, results, original_digit_acc=accuracy(clips))
+    if bridge.judge is not None:
+        report.image_digit_acc = classifier_accuracy(bridge.judge, png, digits)
+    if real_images is not None and listener is not None:
+        sounds = bridge.images_to_clips(as_png(real_images))
+        report.heard_from_real_images = digit_accuracy(listener, sounds, real_labels, front_end, stats)
     report.summary = _summary(report, clips, front_end.sample_rate, ms_audio_to_image, ms_image_to_audio)
     return report
 
@@ -157,4 +175,6 @@ def _summary(
         "digit_acc_rt": paths["png"].digit_acc,
         "ms_per_clip_audio_to_image": ms_audio_to_image,
         "ms_per_clip_image_to_audio": ms_image_to_audio,
+        "a2i_digit_acc": report.image_digit_acc,
+        "i2a_digit_acc": report.heard_from_real_images,
     }

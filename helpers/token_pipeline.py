@@ -129,7 +129,13 @@ def train_token_models(
     keras.utils.set_random_seed(seed + 2)  # the translators start alike whatever ran before
     translators = {
         "audio_to_image": build_token_translator(
-            audio_grid, cfg.audio_codes, image_grid, cfg.image_codes, cfg, name="audio_to_image"
+            audio_grid,
+            cfg.audio_codes,
+            image_grid,
+            cfg.image_codes,
+            cfg,
+            "audio_to_image",
+            cfg.audio_to_image_dim,
         ),
         "image_to_audio": build_token_translator(
             image_grid, cfg.image_codes, audio_grid, cfg.audio_codes, cfg, name="image_to_audio"

@@ -48,6 +48,7 @@ def test_projection_benchmark_trains_and_measures(tmp_path):
     assert report["latent_dim"] == 16 and report["baseline_steps"] == 40
     assert 0.0 <= report["recovery_rate"] <= 1.0 and -1.0 <= report["median_cos"] <= 1.0
     assert report["ms_per_image"] > 0 and report["baseline_ms_per_image"] > 0
+    assert 0 < report["encoder_only_ms_per_image"] < report["ms_per_image"]
     assert report["fd"] >= 0 and report["fd_real_baseline"] >= 0 and 0 <= report["classifier_accuracy"] <= 1
     assert not (tmp_path / "image_model").exists(), "the benchmark never writes the model folder"
 
@@ -69,6 +70,8 @@ def test_round_trip_benchmark_measures_the_shipped_models_when_none_was_trained(
     # the shipped pair is trained: the image gives the latent back and costs the sound almost nothing
     assert report["latent_cos_median"] > 0.99 and report["rt_sc_db"] <= report["ae_sc_db"] + 1.0
     assert 0.0 <= report["digit_acc_rt"] <= 1.0 and report["ms_per_clip_image_to_audio"] > 0
+    # meaning: the shipped judge reads each clip's image, the listener hears each real test image
+    assert 0.0 <= report["a2i_digit_acc"] <= 1.0 and 0.0 <= report["i2a_digit_acc"] <= 1.0
     assert not (tmp_path / "audio_model").exists(), "the benchmark never writes a model folder"
 
 

@@ -29,6 +29,7 @@ from helpers.audio import (
 from helpers.config import AutoencoderConfig, FrontEnd, Preset
 from helpers.errors import ArtifactError
 from helpers.features import FeatureSplit
+from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable, make_dataset
 
 
@@ -141,7 +142,7 @@ class SpectrogramVAE(keras.Model):
     def train_step(self, data: tf.Tensor) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             values = self._loss_terms(data, training=True)
-        gradients = tape.gradient(values["loss"], self.trainable_variables)
+        gradients = replica_mean(tape.gradient(values["loss"], self.trainable_variables))
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
         return self._update(values)
 
@@ -342,5 +343,8 @@ def load_audio_codec(
             f"{path} is incomplete or outdated ({exc!r}): rerun notebooks/{NOTEBOOK}."
         ) from exc
     if codec.latent_dim != config["latent_dim"]:
-        raise ArtifactError(f"{path}: decoder input {codec.latent_dim} != latent_dim {config['latent_dim']}.")
+        raise ArtifactError(
+            f"{path} says latent_dim {config['latent_dim']}, but the saved decoder takes {codec.latent_dim} "
+            f"(an edited config.json or mixed saves): rerun notebooks/{NOTEBOOK}."
+        )
     return codec, config

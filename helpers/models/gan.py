@@ -23,6 +23,7 @@ from helpers.artifacts import load_bundle_config, load_model_bundle, save_model_
 from helpers.config import GanConfig, Preset
 from helpers.errors import ArtifactError
 from helpers.images import from_tanh_range, image_grid, save_image, to_tanh_range
+from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable
 
 
@@ -159,7 +160,7 @@ class InvertibleDCGAN(keras.Model):
             (self.g_optimizer, self.generator, g_loss),
             (self.e_optimizer, self.encoder, latent_mse),
         ):
-            gradients = tape.gradient(loss, network.trainable_variables)
+            gradients = replica_mean(tape.gradient(loss, network.trainable_variables))
             optimizer.apply_gradients(zip(gradients, network.trainable_variables, strict=True))
         del tape
         values = {
@@ -308,5 +309,9 @@ def load_image_model(
         )
     models, config = load_model_bundle(folder, NOTEBOOK)
     if int(models["generator"].input_shape[-1]) != config["latent_dim"]:
-        raise ArtifactError(f"{path}: generator input does not match latent_dim {config['latent_dim']}.")
+        raise ArtifactError(
+            f"{path} says latent_dim {config['latent_dim']}, but the saved generator takes "
+            f"{models['generator'].input_shape[-1]} (an edited config.json or mixed saves): "
+            f"rerun notebooks/{NOTEBOOK}."
+        )
     return models, config

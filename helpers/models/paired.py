@@ -33,6 +33,7 @@ from helpers.images import from_tanh_range
 from helpers.models.gan import conv_body, upsample_to_image
 from helpers.models.listener import frames_body
 from helpers.paired_data import PairedData, paired_dataset
+from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable, make_dataset
 
 MODELS = ("cvae", "vaegan", "cgan", "wgan_gp", "mfcc", "triplet")  # the six compared
@@ -120,7 +121,7 @@ def _split(data: tuple) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def _apply(optimizer: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: tf.Tensor, variables: list):
-    gradients = tape.gradient(loss, variables)
+    gradients = replica_mean(tape.gradient(loss, variables))
     optimizer.apply_gradients(zip(gradients, variables, strict=True))
 
 

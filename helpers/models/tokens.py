@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras import layers
 
 from helpers.config import TokenConfig
+from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable, make_dataset
 
 
@@ -128,7 +129,8 @@ class DiscreteVAE(keras.Model):
             kl = tf.reduce_mean(tf.reduce_sum(q * (tf.math.log(q + 1e-10) + np.log(self.codes)), axis=-1))
             loss = reconstruction + self.kl_weight * kl
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        gradients = replica_mean(tape.gradient(loss, variables))
+        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         usage = tf.reduce_mean(tf.reshape(q, (-1, self.codes)), axis=0)
         perplexity = tf.exp(-tf.reduce_sum(usage * tf.math.log(usage + 1e-10)))
         values = {"loss": loss, "reconstruction": reconstruction, "kl": kl, "perplexity": perplexity}
@@ -289,15 +291,16 @@ def build_token_translator(
     target_codes: int,
     config: TokenConfig,
     name: str = "token_translator",
+    dim: int | None = None,
 ) -> TokenTranslator:
-    """A compiled ``TokenTranslator`` of the configured size: cross-entropy on the target codes,
-    ``token_accuracy`` as its metric."""
+    """A compiled ``TokenTranslator`` of the configured size (``dim`` wide, default
+    ``config.translator_dim``): cross-entropy on the target codes, ``token_accuracy`` as its metric."""
     translator = TokenTranslator(
         source_grid,
         source_codes,
         target_grid,
         target_codes,
-        config.translator_dim,
+        dim or config.translator_dim,
         config.translator_heads,
         config.translator_blocks,
         config.translator_dropout,
