@@ -29,11 +29,14 @@ def _decode(path: Path, max_seconds: float | None) -> tuple[np.ndarray, float]:
             frames = -1 if max_seconds is None else int(np.ceil(max_seconds * handle.samplerate))
             data = handle.read(frames=frames, dtype="float32", always_2d=True)
             return data.T, float(handle.samplerate)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        pass  # formats libsndfile cannot read (m4a, some mp3): let librosa try audioread
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data, rate = librosa.load(path, sr=None, mono=False, duration=max_seconds)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as first:
+        soundfile_error = first  # formats libsndfile cannot read (m4a, some mp3): let librosa try audioread
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data, rate = librosa.load(path, sr=None, mono=False, duration=max_seconds)
+    except Exception as exc:  # audioread's errors often say nothing; libsndfile's say why
+        raise RuntimeError(f"{soundfile_error}; audioread: {type(exc).__name__} {exc}".strip()) from exc
     return np.atleast_2d(data), float(rate)
 
 
