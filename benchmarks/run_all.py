@@ -11,7 +11,7 @@ root, so ``outputs/ci/benchmarks/results`` for the ci preset): every benchmark's
 command and wall seconds, the machine (CPU count, TensorFlow and Keras versions, GPUs) and
 the date. Exits non-zero when a benchmark fails; the others are still written.
 
-Demo preset on 2 CPU cores: about 40 minutes. Written to ``benchmarks/results/demo-sample.json``
+Demo preset on 2 CPU cores: about 30 minutes. Written to ``benchmarks/results/demo-sample.json``
 (the demo preset on the default data and artifacts root), the tables also replace the
 README's results section (``scripts/update_readme.py`` does only that step);
 ``07_evaluation.ipynb`` draws them.
@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 
 from helpers import config
-from helpers.artifacts import atomic_path
+from helpers.artifacts import atomic_path, save_json
 from helpers.results import (
     BENCHMARKS,
     DEMO_RESULTS,
     README,
+    load_results,
     machine,
     now,
     readme_with_results,
@@ -42,6 +43,9 @@ from helpers.results import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# what --no-train measures instead of training
+SAVED_MODELS = {"autoencoder": ("audio_model",), "projection": ("audio_model", "image_model")}
+TRAIN_EVERY_RUN = ("paired", "tokens")  # keep no models, so have nothing to measure under --no-train
 
 
 def skip_reason(name: str, no_train: bool, paths: config.Paths) -> str | None:
@@ -49,10 +53,9 @@ def skip_reason(name: str, no_train: bool, paths: config.Paths) -> str | None:
     saved models, and the paired and token benchmarks save none (they train every run)."""
     if not no_train:
         return None
-    if name in ("paired", "tokens"):
+    if name in TRAIN_EVERY_RUN:
         return "it trains its models on every run and keeps none to measure; run without --no-train"
-    needs = {"autoencoder": ["audio_model"], "projection": ["audio_model", "image_model"]}.get(name, [])
-    for folder in needs:
+    for folder in SAVED_MODELS.get(name, ()):
         if not (paths.root / folder / "config.json").is_file():
             return f"no saved {folder}/ under {paths.root}; run notebooks 02-03 or drop --no-train"
     return None
@@ -61,7 +64,7 @@ def skip_reason(name: str, no_train: bool, paths: config.Paths) -> str | None:
 def run_benchmark(name: str, no_train: bool) -> dict:
     """Run ``benchmarks/<name>.py`` in a fresh process; its JSON, command, seconds and date,
     or the error it printed."""
-    args = ["--no-train"] if no_train and name in ("autoencoder", "projection") else []
+    args = ["--no-train"] if no_train and name in SAVED_MODELS else []
     command = ["python", f"benchmarks/{name}.py", *args]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, *command[1:]], cwd=ROOT, capture_output=True, text=True)
@@ -85,7 +88,7 @@ def main(only: list[str], no_train: bool, out: str | None) -> int:
     path = results_path(folder, preset.name, source_label(audio, image))
     results = {"benchmarks": {}}
     if only != list(BENCHMARKS) and path.is_file():
-        results = json.loads(path.read_text())  # keep what is not rerun
+        results = load_results(path)  # keep what is not rerun
     results.update(
         preset=preset.name,
         audio_source=audio,
@@ -112,9 +115,7 @@ def main(only: list[str], no_train: bool, out: str | None) -> int:
     results["benchmarks"] = {
         name: results["benchmarks"][name] for name in BENCHMARKS if name in results["benchmarks"]
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    save_json(path, results)
     with atomic_path(path.with_suffix(".md")) as tmp:
         tmp.write_text(results_document(results, path.stem))
     print(f"wrote {path} and {path.with_suffix('.md').name}")

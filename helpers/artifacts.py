@@ -157,15 +157,23 @@ def save_model_bundle(folder: str | Path, models: dict, config: dict) -> Path:
     return folder
 
 
+def read_json(path: str | Path, make: str, remake: str) -> object:
+    """The JSON in ``path``; a missing file or broken JSON is an ``ArtifactError`` naming the file
+    and the fix: ``make`` (what creates it) or ``remake`` (what rewrites it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing: {make}.")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is not valid JSON ({exc}): {remake}.") from exc
+
+
 def load_bundle_config(folder: str | Path, notebook: str) -> dict:
     """Read and check ``config.json`` of a bundle; errors name the file and ``notebook`` to rerun."""
     path = Path(folder) / "config.json"
-    if not path.is_file():
-        raise ArtifactError(f"{path} is missing: run notebooks/{notebook} to train and save the model.")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path} is not valid JSON ({exc}): rerun notebooks/{notebook}.") from exc
+    make, remake = f"run notebooks/{notebook} to train and save the model", f"rerun notebooks/{notebook}"
+    config = read_json(path, make, remake)
     if not isinstance(config, dict) or not isinstance(config.get("files"), dict):
         raise ArtifactError(f"{path} lists no model files: rerun notebooks/{notebook}.")
     return config

@@ -434,20 +434,6 @@ def _no_audio_files(folder: Path) -> None:
     make_one_pixel(folder / "cover.png")
 
 
-@pytest.mark.parametrize("fill", [_bad_audio_only, _no_audio_files], ids=["only_bad_files", "no_audio_files"])
-def test_audio_folder_with_nothing_usable_fails(tmp_path, fill):
-    folder = tmp_path / "clips"
-    fill(folder)
-    warns = (
-        pytest.warns(UserWarning, match=rf"skipped {len(BAD_AUDIO)} unreadable audio")
-        if fill is _bad_audio_only
-        else contextlib.nullcontext()
-    )
-    with warns, pytest.raises(ConfigError, match=re.escape(str(folder))) as caught:
-        audio_source(folder, tmp_path)
-    assert "A2I_AUDIO_SOURCE" in str(caught.value)
-
-
 def test_image_folder_skips_the_bad_files_and_names_them(tmp_path):
     folder = tmp_path / "images"
     write_image_cases(folder)
@@ -476,20 +462,31 @@ def _no_image_files(folder: Path) -> None:
     make_silence(folder / "sound.wav")
 
 
-@pytest.mark.parametrize(
-    "fill", [_bad_images_only, _no_image_files], ids=["only_bad_files", "no_image_files"]
-)
-def test_image_folder_with_nothing_usable_fails(tmp_path, fill):
-    folder = tmp_path / "images"
+# a folder with nothing usable: (how to fill it, which source reads it, the warning for skipped files)
+NOTHING_USABLE = {
+    "audio-only_bad_files": (_bad_audio_only, "audio", rf"skipped {len(BAD_AUDIO)} unreadable audio"),
+    "audio-no_audio_files": (_no_audio_files, "audio", None),
+    "image-only_bad_files": (
+        _bad_images_only,
+        "image",
+        r"skipped 2 unreadable image\(s\).*corrupt_jpeg\.jpg.*notes\.png",
+    ),
+    "image-no_image_files": (_no_image_files, "image", None),
+}
+
+
+@pytest.mark.parametrize("case", list(NOTHING_USABLE))
+def test_a_folder_with_nothing_usable_fails(tmp_path, case):
+    fill, kind, skipped = NOTHING_USABLE[case]
+    folder = tmp_path / kind
     fill(folder)
-    warns = (
-        pytest.warns(UserWarning, match=r"skipped 2 unreadable image\(s\).*corrupt_jpeg\.jpg.*notes\.png")
-        if fill is _bad_images_only
-        else contextlib.nullcontext()
-    )
+    warns = pytest.warns(UserWarning, match=skipped) if skipped else contextlib.nullcontext()
     with warns, pytest.raises(ConfigError, match=re.escape(str(folder))) as caught:
-        datasets.image_folder(folder, SIZE)
-    assert "A2I_IMAGE_SOURCE" in str(caught.value)
+        if kind == "audio":
+            audio_source(folder, tmp_path)
+        else:
+            datasets.image_folder(folder, SIZE)
+    assert f"A2I_{kind.upper()}_SOURCE" in str(caught.value)
 
 
 # --- the converter, with the shipped models ----------------------------------------------------

@@ -94,7 +94,7 @@ def test_load_results_names_a_missing_or_broken_file(tmp_path):
         load_results(tmp_path / "demo-sample.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ArtifactError, match=r"broken\.json is not JSON"):
+    with pytest.raises(ArtifactError, match=r"broken\.json is not valid JSON"):
         load_results(broken)
 
 
