@@ -25,7 +25,14 @@ def pytest_configure(config):
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
     )
-    for name in ("A2I_SEED", "A2I_FSDD_URL", "A2I_FSDD_SHA256", "A2I_MNIST_URL", "A2I_MNIST_SHA256"):
+    for name in (
+        "A2I_SEED",
+        "A2I_STREAMING",
+        "A2I_FSDD_URL",
+        "A2I_FSDD_SHA256",
+        "A2I_MNIST_URL",
+        "A2I_MNIST_SHA256",
+    ):
         os.environ.pop(name, None)
 
 

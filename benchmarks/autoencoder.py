@@ -33,7 +33,7 @@ def main(no_train: bool) -> dict:
     paths = config.paths(preset)
     source = config.audio_source()
     folder = features.ensure_features(paths, preset, source, announce=False)  # stdout is the JSON
-    train, test = features.load_split(folder, "train"), features.load_split(folder, "test")
+    train, test = features.open_split(folder, "train"), features.open_split(folder, "test")
     stats = features.load_stats(folder, preset.front_end)
 
     if no_train:
@@ -44,15 +44,16 @@ def main(no_train: bool) -> dict:
         try:
             start = time.perf_counter()
             batches = steps_per_epoch(len(train), preset.autoencoder.batch_size)
-            vae = build_vae(
-                train.spectrograms.shape[1:], stats, preset.autoencoder, batches, seed=preset.seed
-            )
+            shape = (preset.front_end.n_freq, preset.front_end.n_frames, 1)
+            vae = build_vae(shape, stats, preset.autoencoder, batches, seed=preset.seed)
             codec, _ = train_audio_codec(vae, train, test, preset, work_dir, verbose=0)
             seconds = time.perf_counter() - start
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
         epochs = preset.autoencoder.epochs
-    report = evaluate_audio_codec(codec, train, test, preset)
+    # measured in memory: the whole of each split, or a seeded sample of a large streamed one
+    in_memory = [features.sample_split(split, seed=preset.seed) for split in (train, test)]
+    report = evaluate_audio_codec(codec, *in_memory, preset)
     return {
         "preset": preset.name,
         "source": source,

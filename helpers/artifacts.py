@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,28 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path``; on success it takes ``path``'s place.
+
+    A previous folder at ``path`` is moved aside and deleted only after the new one is
+    in place; on an exception the staging folder is removed and ``path`` is untouched.
+    Used for feature streams written by ``tf.data`` (``01_preprocess.ipynb``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    retired = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+    try:
+        yield staging
+        if path.exists():
+            os.replace(path, retired)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def to_json(data: object, indent: int = 0) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,13 @@ from helpers.errors import ArtifactError, AudioFileError
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".m4a")
 
 
+# librosa announces its audioread fallback with two warnings; they say nothing the caller
+# can act on. Filtered by message here, once: ``warnings.catch_warnings`` around the call
+# would not be thread-safe, and ``helpers/streaming.py`` decodes on parallel threads.
+warnings.filterwarnings("ignore", message="PySoundFile failed", category=UserWarning)
+warnings.filterwarnings("ignore", message=r"librosa\.core\.audio\.__audioread_load", category=FutureWarning)
+
+
 def _decode(path: Path, max_seconds: float | None) -> tuple[np.ndarray, float]:
     """Samples ``(channels, n)`` and their rate: soundfile first, librosa/audioread as fallback."""
     try:
@@ -32,9 +40,7 @@ def _decode(path: Path, max_seconds: float | None) -> tuple[np.ndarray, float]:
     except (sf.LibsndfileError, RuntimeError, TypeError) as first:
         soundfile_error = first  # formats libsndfile cannot read (m4a, some mp3): let librosa try audioread
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data, rate = librosa.load(path, sr=None, mono=False, duration=max_seconds)
+        data, rate = librosa.load(path, sr=None, mono=False, duration=max_seconds)
     except Exception as exc:  # audioread's errors often say nothing; libsndfile's say why
         raise RuntimeError(f"{soundfile_error}; audioread: {type(exc).__name__} {exc}".strip()) from exc
     return np.atleast_2d(data), float(rate)
@@ -206,10 +212,34 @@ def fit_norm_stats(spectrograms_db: np.ndarray, min_std_db: float = 1.0) -> Norm
     Each frequency row gets its own mean and spread over all clips and frames; the
     spread is floored at ``min_std_db`` so a silent band cannot divide by zero.
     """
-    data = np.asarray(spectrograms_db, dtype=np.float64)
-    mean = data.mean(axis=(0, 2))
-    std = np.maximum(data.std(axis=(0, 2)), min_std_db)
-    return NormStats(mean_db=mean, std_db=std)
+    return fit_norm_stats_batches([spectrograms_db], min_std_db)
+
+
+def fit_norm_stats_batches(batches: Iterable[np.ndarray], min_std_db: float = 1.0) -> NormStats:
+    """``fit_norm_stats`` over spectrograms that arrive in batches ``(b, n_freq, n_frames)``.
+
+    Each batch's mean and squared deviations are merged into the running ones (Chan et
+    al.'s pairwise update), so a training split read from disk never has to fit in
+    memory and one batch gives exactly the two-pass result. Taught in ``01_preprocess.ipynb``.
+    """
+    count, mean, squares = 0, None, None
+    for batch in batches:
+        data = np.asarray(batch, dtype=np.float64)
+        n = data.shape[0] * data.shape[2]
+        if n == 0:
+            continue
+        batch_mean = data.mean(axis=(0, 2))
+        batch_squares = ((data - batch_mean[:, None]) ** 2).sum(axis=(0, 2))
+        if mean is None:
+            count, mean, squares = n, batch_mean, batch_squares
+            continue
+        delta, total = batch_mean - mean, count + n
+        mean = mean + delta * (n / total)
+        squares = squares + batch_squares + delta**2 * (count * n / total)
+        count = total
+    if mean is None:
+        raise ValueError("normalisation stats need at least one training spectrogram")
+    return NormStats(mean_db=mean, std_db=np.maximum(np.sqrt(squares / count), min_std_db))
 
 
 def normalise(spectrograms_db: np.ndarray, stats: NormStats) -> np.ndarray:
@@ -229,8 +259,8 @@ def save_norm_stats(path: str | Path, stats: NormStats, front_end: FrontEnd) -> 
     save_json(path, {"front_end": front_end.to_dict(), **stats.to_dict()})
 
 
-def load_norm_stats(path: str | Path, front_end: FrontEnd) -> NormStats:
-    """Read stats saved by ``save_norm_stats``; the front-end must match ``front_end``."""
+def load_norm_stats(path: str | Path, front_end: FrontEnd | None = None) -> NormStats:
+    """Read stats saved by ``save_norm_stats``; the front-end must match ``front_end`` when given."""
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path} is missing: run notebooks/01_preprocess.ipynb to create it.")
@@ -241,7 +271,7 @@ def load_norm_stats(path: str | Path, front_end: FrontEnd) -> NormStats:
         raise ArtifactError(
             f"{path} is not valid normalisation JSON ({exc}): rerun notebooks/01_preprocess.ipynb."
         ) from exc
-    if payload.get("front_end") != front_end.to_dict():
+    if front_end is not None and payload.get("front_end") != front_end.to_dict():
         raise ArtifactError(
             f"{path} was made with front-end {payload.get('front_end')}, but this run uses "
             f"{front_end.to_dict()}: rerun notebooks/01_preprocess.ipynb with the same preset."

@@ -12,6 +12,8 @@ Environment variables:
                       ``outputs/ci`` for the ci preset, so tests never touch shipped models)
 ``A2I_CACHE``         download cache (default: ``~/.keras``)
 ``A2I_SEED``          overrides the preset's seed
+``A2I_STREAMING``     ``auto`` (default: folder sources stream from disk, the embedded sample
+                      is loaded into memory) | ``1`` (always stream) | ``0`` (never)
 ``A2I_FSDD_URL``, ``A2I_FSDD_SHA256``, ``A2I_MNIST_URL``, ``A2I_MNIST_SHA256``
                       a download mirror and its hash
 ``A2I_REPO_URL``      the repository the notebooks' Colab cell clones
@@ -296,6 +298,20 @@ def audio_source(value: str | None = None) -> str:
 def image_source(value: str | None = None) -> str:
     """``digits``, ``mnist`` or an absolute folder path, from ``value`` or ``$A2I_IMAGE_SOURCE``."""
     return _source("A2I_IMAGE_SOURCE", "digits", IMAGE_SOURCES, value)
+
+
+def streams_features(source: str) -> bool:
+    """Whether the features of ``source`` stream through ``tf.data`` from disk rather than being
+    loaded into memory, from ``$A2I_STREAMING``: ``auto`` (default) streams every source but the
+    embedded ``sample``; ``1``/``0`` force it on or off. Taught in ``01_preprocess.ipynb``."""
+    value = os.environ.get("A2I_STREAMING", "auto").strip().lower()
+    if value in ("", "auto"):
+        return source != "sample"
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"A2I_STREAMING must be auto, 1 or 0, got {value!r}.")
 
 
 def source_tag(source: str) -> str:

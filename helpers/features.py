@@ -1,19 +1,25 @@
 """Feature sets on disk: normalised spectrograms and clips per split, plus their stats.
 
-``01_preprocess.ipynb`` writes them; later notebooks read them with ``load_split``.
-A feature folder holds ``train.npz``, ``test.npz``, ``stats.json`` and ``features.json``.
+``01_preprocess.ipynb`` writes them; later notebooks read them with ``load_split`` (into
+memory) or ``open_split`` (a streamed split stays on disk). A feature folder holds
+``stats.json``, ``features.json`` and per split either ``<split>.npz`` (the in-memory
+path, for the embedded sample) or ``<split>.tfdata`` (the streaming path, for folder
+sources: see ``helpers/streaming.py`` and ``config.streaming``).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
+from helpers import streaming
 from helpers.artifacts import load_arrays, save_arrays, save_json
 from helpers.audio import (
     NormStats,
@@ -24,11 +30,14 @@ from helpers.audio import (
     normalise,
     save_norm_stats,
 )
-from helpers.config import FrontEnd, Paths, Preset, source_tag
+from helpers.config import FrontEnd, Paths, Preset, source_tag, streams_features
 from helpers.datasets import AudioCatalog, audio_catalog, limit_speakers, split_by_speaker
 from helpers.errors import A2IError, ArtifactError, ConfigError
+from helpers.training import make_dataset
 
 SPLITS = ("train", "test")
+SHUFFLE_BUFFER = 2048  # records a streamed split holds for shuffling (about 130 MB of spectrograms)
+SAMPLE_CLIPS = 4000  # clips of a streamed split that plots and evaluations read into memory
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,33 @@ class FeatureSplit:
         return len(self.clips)
 
 
+@dataclass(frozen=True)
+class StreamedSplit:
+    """One split kept on disk (``<split>.tfdata``) and read batch by batch as it is used."""
+
+    path: Path
+    stats: NormStats
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+
 def features_dir(paths: Paths, preset: Preset, source: str) -> Path:
     """The folder for one preset, audio source and seed (the split depends on all three):
     ``<root>/features/<preset>-<source>-seed<seed>``."""
     return paths.features / f"{preset.name}-{source_tag(source)}-seed{preset.seed}"
+
+
+def _warn_unreadable(bad: list[str], catalog: AudioCatalog) -> None:
+    """One warning that counts and names the unreadable files; an error when nothing was readable."""
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable audio file(s): " + " | ".join(bad), stacklevel=3)
+    if len(bad) == len(catalog):
+        raise ConfigError(
+            f"no readable audio among {len(catalog)} file(s) of {catalog.source} (the warning above "
+            "names each file's problem): fix or replace the files, or choose another A2I_AUDIO_SOURCE."
+        )
 
 
 def load_clips(catalog: AudioCatalog, front_end: FrontEnd) -> tuple[np.ndarray, AudioCatalog]:
@@ -64,13 +96,7 @@ def load_clips(catalog: AudioCatalog, front_end: FrontEnd) -> tuple[np.ndarray, 
             kept.append(i)
         except A2IError as exc:
             bad.append(str(exc))
-    if bad:
-        warnings.warn(f"skipped {len(bad)} unreadable audio file(s): " + " | ".join(bad), stacklevel=2)
-    if not clips:
-        raise ConfigError(
-            f"no readable audio among {len(catalog)} file(s) of {catalog.source} (the warning above "
-            "names each file's problem): fix or replace the files, or choose another A2I_AUDIO_SOURCE."
-        )
+    _warn_unreadable(bad, catalog)
     return np.stack(clips), catalog.subset(np.array(kept))
 
 
@@ -89,8 +115,13 @@ def save_split(
 
 
 def load_split(folder: Path, name: str) -> FeatureSplit:
-    """Read a split written by ``save_split``; a missing or broken file says how to rebuild it."""
-    path = Path(folder) / f"{name}.npz"
+    """Read a whole split into memory (a streamed one too); a missing or broken file says how
+    to rebuild it."""
+    folder = Path(folder)
+    stream = folder / f"{name}{streaming.RECORD_SUFFIX}"
+    if stream.is_dir():
+        return FeatureSplit(**streaming.records_to_arrays(stream, load_norm_stats(folder / "stats.json")))
+    path = folder / f"{name}.npz"
     if not path.is_file():
         raise ArtifactError(
             f"{path} is missing: run notebooks/01_preprocess.ipynb (same A2I_PRESET, "
@@ -106,33 +137,159 @@ def load_split(folder: Path, name: str) -> FeatureSplit:
         ) from exc
 
 
+def open_split(folder: Path, name: str) -> FeatureSplit | StreamedSplit:
+    """A split ready to train on: in memory when it was saved as ``.npz``, left on disk
+    (a ``StreamedSplit``) when it was streamed. Taught in ``02_audio_autoencoder.ipynb``."""
+    folder = Path(folder)
+    stream = folder / f"{name}{streaming.RECORD_SUFFIX}"
+    if not stream.is_dir():
+        return load_split(folder, name)
+    size = load_summary(folder).get(f"{name}_clips")
+    if not isinstance(size, int):
+        raise ArtifactError(
+            f"{folder / 'features.json'} does not count the {name} clips: {streaming.REBUILD}."
+        )
+    return StreamedSplit(stream, load_norm_stats(folder / "stats.json"), size)
+
+
+def sample_split(
+    split: FeatureSplit | StreamedSplit, seed: int, max_clips: int = SAMPLE_CLIPS
+) -> FeatureSplit:
+    """The split in memory for plots and evaluations: itself when it already is, else (streamed)
+    all of it or, when larger, ``max_clips`` drawn with ``seed``. Taught in ``02_audio_autoencoder.ipynb``."""
+    if isinstance(split, FeatureSplit):
+        return split
+    positions = None
+    if len(split) > max_clips:
+        positions = np.sort(np.random.default_rng(seed).choice(len(split), max_clips, replace=False))
+    return FeatureSplit(**streaming.records_to_arrays(split.path, split.stats, positions))
+
+
+def spectrogram_batches(
+    split: FeatureSplit | StreamedSplit, batch_size: int, seed: int, shuffle: bool = True
+) -> tf.data.Dataset:
+    """Batches of normalised spectrograms ``(batch, n_freq, n_frames, 1)`` from either kind of split.
+
+    A streamed split is read from disk as training consumes it and shuffled through a
+    buffer of at most ``SHUFFLE_BUFFER`` records (its training file is written in a
+    seeded random order, so a bounded buffer mixes well). Taught in ``02_audio_autoencoder.ipynb``.
+    """
+    if isinstance(split, FeatureSplit):
+        return make_dataset(split.spectrograms, batch_size, seed, shuffle)
+    data = streaming.normalised_spectrograms(streaming.read_records(split.path), split.stats)
+    if shuffle:
+        data = data.shuffle(min(len(split), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 def load_stats(folder: Path, front_end: FrontEnd) -> NormStats:
     """The normalisation stats of a feature folder, checked against ``front_end``."""
     return load_norm_stats(Path(folder) / "stats.json", front_end)
 
 
-def prepare_features(catalog: AudioCatalog, preset: Preset, folder: Path) -> dict:
-    """The whole of ``01_preprocess.ipynb``'s feature step in one call; returns a summary.
+def has_features(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished feature set: ``features.json`` is written last, and a
+    new build deletes it first, so a build that stopped part-way never counts as finished."""
+    folder = Path(folder)
+    test_split = (folder / "test.npz").is_file() or (
+        folder / f"test{streaming.RECORD_SUFFIX}" / "dataset_spec.pb"
+    ).is_file()
+    return test_split and (folder / "features.json").is_file()
 
-    Limits speakers as the preset says, splits by speaker, loads clips, computes dB
-    spectrograms, fits stats on train only, normalises and saves everything.
-    """
+
+def _start_over(folder: Path) -> None:
+    """Delete a previous build (summary first, then splits of both formats, stats, and any
+    staging folder a killed write left behind), so a folder never mixes two builds."""
+    (folder / "features.json").unlink(missing_ok=True)
+    for name in SPLITS:
+        (folder / f"{name}.npz").unlink(missing_ok=True)
+        for stale in (folder / f"{name}{streaming.RECORD_SUFFIX}", *folder.glob(f".{name}.*")):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+    (folder / "stats.json").unlink(missing_ok=True)
+
+
+def _arrays_in_memory(
+    catalog: AudioCatalog, preset: Preset, folder: Path
+) -> tuple[AudioCatalog, dict, float]:
+    """The in-memory path: every clip loaded, then split, normalised and saved as ``.npz``."""
     front_end = preset.front_end
-    catalog = limit_speakers(catalog, preset.max_voices, preset.seed)
     start = time.perf_counter()
     clips, catalog = load_clips(catalog, front_end)
     spectrograms_db = log_spectrogram(clips, front_end)
     seconds = time.perf_counter() - start
     train, test = split_by_speaker(catalog.speakers, preset.test_fraction, preset.seed)
     stats = fit_norm_stats(spectrograms_db[train])
-    folder.mkdir(parents=True, exist_ok=True)
     save_norm_stats(folder / "stats.json", stats, front_end)
     for name, index in (("train", train), ("test", test)):
         normalised = normalise(spectrograms_db[index], stats)[..., None]
         save_split(folder, name, normalised, clips[index], catalog.subset(index))
+    return catalog, {"train": train, "test": test}, seconds
+
+
+def _streamed_to_disk(
+    catalog: AudioCatalog, preset: Preset, folder: Path
+) -> tuple[AudioCatalog, dict, float]:
+    """The streaming path: split by speaker first, then each split decoded in parallel and
+    written by ``tf.data`` (training clips in a seeded random order); stats in one pass."""
+    front_end = preset.front_end
+    train, test = split_by_speaker(catalog.speakers, preset.test_fraction, preset.seed)
+    order = {"train": np.random.default_rng(preset.seed).permutation(train), "test": test}
+    bad: dict[int, str] = {}
+    start = time.perf_counter()
+    for name in SPLITS:
+        split_bad: dict[int, str] = {}
+        records = streaming.decode_records(catalog.subset(order[name]), front_end, split_bad)
+        streaming.write_records(records, folder / f"{name}{streaming.RECORD_SUFFIX}")
+        bad.update({int(order[name][position]): message for position, message in split_bad.items()})
+        if len(split_bad) == len(order[name]):
+            _start_over(folder)
+            _warn_unreadable([bad[i] for i in sorted(bad)], catalog)
+            raise ConfigError(
+                f"none of the {len(order[name])} {name} file(s) of {catalog.source} is readable (the "
+                "warning above names each file's problem): fix or remove the unreadable files, or "
+                "add more speakers (the split holds whole speakers out before files are read)."
+            )
+        if name == "train":
+            records = streaming.read_records(folder / f"train{streaming.RECORD_SUFFIX}")
+            save_norm_stats(folder / "stats.json", streaming.stream_norm_stats(records), front_end)
+    seconds = time.perf_counter() - start
+    _warn_unreadable([bad[i] for i in sorted(bad)], catalog)
+    # positions in the kept catalog, in the order the records were written
+    kept = np.array([i for i in range(len(catalog)) if i not in bad], dtype=np.int64)
+    where = np.full(len(catalog), -1, np.int64)
+    where[kept] = np.arange(len(kept))
+    index = {name: where[[i for i in order[name] if i not in bad]] for name in SPLITS}
+    return catalog.subset(kept), index, seconds
+
+
+def prepare_features(
+    catalog: AudioCatalog, preset: Preset, folder: Path, streaming_path: bool | None = None
+) -> dict:
+    """The whole of ``01_preprocess.ipynb``'s feature step in one call; returns a summary.
+
+    Limits speakers as the preset says, splits by speaker, computes dB spectrograms,
+    fits stats on train only and saves everything. ``streaming_path`` picks how: ``False``
+    loads every clip into memory and saves ``.npz`` files, ``True`` streams through
+    ``tf.data`` and saves ``.tfdata`` folders (memory stays bounded), ``None`` asks
+    ``config.streams_features`` (folder sources stream, the embedded sample does not).
+    """
+    front_end = preset.front_end
+    catalog = limit_speakers(catalog, preset.max_voices, preset.seed)
+    if streaming_path is None:
+        streaming_path = streams_features(catalog.source)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _start_over(folder)
+    build = _streamed_to_disk if streaming_path else _arrays_in_memory
+    catalog, index, seconds = build(catalog, preset, folder)
+    train, test = index["train"], index["test"]
     summary = {
         "preset": preset.name,
         "source": catalog.source,
+        "format": "stream" if streaming_path else "arrays",
         "clips": len(catalog),
         "train_clips": len(train),
         "test_clips": len(test),
@@ -149,7 +306,7 @@ def ensure_features(paths: Paths, preset: Preset, source: str, announce: bool = 
     """The feature folder for this preset and source, built first (as ``01_preprocess.ipynb``
     does) when it holds no test split yet; ``announce`` says so on stdout."""
     folder = features_dir(paths, preset, source)
-    if not (folder / "test.npz").is_file():
+    if not has_features(folder):
         if announce:
             print(f"no features in {folder} yet: building them as 01_preprocess.ipynb does")
         prepare_features(audio_catalog(source, paths), preset, folder)

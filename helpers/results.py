@@ -140,6 +140,18 @@ def _preprocess(r: dict) -> str:
                 f"{r['clips_per_second']:.0f} clips/s",
                 verdict(r["clips_per_second"] >= 200, "≥ 200 clips/s"),
             ),
+            *(
+                [
+                    (
+                        "files to saved features: in memory / streamed through tf.data",
+                        f"{r['in_memory_total_clips_per_second']:.0f} / "
+                        f"{r['streaming_clips_per_second']:.0f} clips/s",
+                        "",
+                    )
+                ]
+                if "streaming_clips_per_second" in r
+                else []
+            ),
             (
                 f"Griffin-Lim floor, {r['gl_iterations']} iterations: spectral convergence (median)",
                 db(r["gl_sc_db"]),

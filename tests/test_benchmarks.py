@@ -20,7 +20,36 @@ def test_preprocess_benchmark_prints_one_json_object(tmp_path):
         assert key in report
     assert report["clips"] == 100 and report["gl_iterations"] == 16
     assert report["gl_sc_db"] < -12 and report["clips_per_second"] > 0
+    assert report["in_memory_total_clips_per_second"] > 0 and report["streaming_clips_per_second"] > 0
+    assert report["default_path"] == "in_memory"
     assert (tmp_path / "features" / "ci-sample-seed1234" / "train.npz").is_file()
+    assert not (tmp_path / "outputs" / "benchmark_features").exists() or not any(
+        (tmp_path / "outputs" / "benchmark_features").iterdir()
+    ), "the other path's scratch features are deleted"
+
+
+def test_preprocess_benchmark_streams_a_folder_source(tmp_path):
+    from test_streaming import write_voices
+
+    voices = write_voices(tmp_path / "voices", speakers=4, takes=2)
+    env = {
+        **os.environ,
+        "A2I_PRESET": "ci",
+        "A2I_ARTIFACTS": str(tmp_path / "a"),
+        "A2I_AUDIO_SOURCE": str(voices),
+    }
+    run = subprocess.run(
+        [sys.executable, "benchmarks/preprocess.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(run.stdout)
+    assert report["default_path"] == "streaming" and report["clips"] == 80
+    assert report["streaming_clips_per_second"] > 0 and report["in_memory_total_clips_per_second"] > 0
+    assert len(list((tmp_path / "a" / "features").glob("*/test.tfdata"))) == 1
 
 
 def test_autoencoder_benchmark_trains_and_measures(tmp_path):

@@ -28,9 +28,9 @@ from helpers.audio import (
 )
 from helpers.config import AutoencoderConfig, FrontEnd, Preset
 from helpers.errors import ArtifactError
-from helpers.features import FeatureSplit
+from helpers.features import FeatureSplit, StreamedSplit, spectrogram_batches
 from helpers.runtime import replica_mean
-from helpers.training import PrintEvery, fit_resumable, make_dataset
+from helpers.training import PrintEvery, fit_resumable
 
 
 def build_encoder(input_shape: tuple[int, int, int], config: AutoencoderConfig) -> keras.Model:
@@ -259,10 +259,20 @@ class AudioCodec:
 NOTEBOOK = "02_audio_autoencoder.ipynb"
 
 
+def split_latents(
+    codec: AudioCodec, split: FeatureSplit | StreamedSplit, batch_size: int = 256
+) -> np.ndarray:
+    """``codec.encode`` of every clip of a split ``(n, d)``; a streamed split is read batch by batch."""
+    if isinstance(split, FeatureSplit):
+        return codec.encode(split.spectrograms)
+    batches = spectrogram_batches(split, batch_size, seed=0, shuffle=False)
+    return np.concatenate([codec.encode(batch) for batch in batches.as_numpy_iterator()])
+
+
 def train_audio_codec(
     vae: SpectrogramVAE,
-    train: FeatureSplit,
-    test: FeatureSplit,
+    train: FeatureSplit | StreamedSplit,
+    test: FeatureSplit | StreamedSplit,
     preset: Preset,
     work_dir: str | Path,
     whiten: bool = True,
@@ -273,23 +283,24 @@ def train_audio_codec(
 
     ``work_dir`` holds the per-epoch checkpoint and ``history.json``; rerunning after
     an interruption continues from the last finished epoch. The test split only
-    draws validation curves; nothing is selected on it. ``progress_every`` prints one
+    draws validation curves; nothing is selected on it. A streamed split (``features.open_split``
+    on a folder source) is read from disk batch by batch. ``progress_every`` prints one
     line of logs every that many epochs.
     """
     cfg = preset.autoencoder
     progress = [PrintEvery(progress_every, cfg.epochs)] if progress_every else []
     history = fit_resumable(
         vae,
-        make_dataset(train.spectrograms, cfg.batch_size, preset.seed),
+        spectrogram_batches(train, cfg.batch_size, preset.seed),
         cfg.epochs,
         work_dir,
-        validation_data=make_dataset(test.spectrograms, cfg.batch_size, preset.seed, shuffle=False),
+        validation_data=spectrogram_batches(test, cfg.batch_size, preset.seed, shuffle=False),
         callbacks=progress,
         verbose=verbose,
     )
     codec = AudioCodec(vae.encoder, vae.decoder, vae.stats, None, preset.front_end)
     if whiten:
-        codec.whitening = Whitening.fit(codec.encode(train.spectrograms))
+        codec.whitening = Whitening.fit(split_latents(codec, train))
     return codec, history
 
 
