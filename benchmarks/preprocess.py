@@ -20,13 +20,17 @@ import os
 import platform
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
 from helpers import config, datasets, features, metrics
 
 
-def timed_build(catalog: datasets.AudioCatalog, preset: config.Preset, folder, streaming_path: bool) -> tuple:
+def timed_build(
+    catalog: datasets.AudioCatalog, preset: config.Preset, folder: Path, streaming_path: bool
+) -> tuple[dict, float]:
+    """The summary of one feature build and its wall-clock seconds, files to saved features."""
     start = time.perf_counter()
     summary = features.prepare_features(catalog, preset, folder, streaming_path=streaming_path)
     return summary, time.perf_counter() - start

@@ -118,7 +118,7 @@ def load_split(folder: Path, name: str) -> FeatureSplit:
     """Read a whole split into memory (a streamed one too); a missing or broken file says how
     to rebuild it."""
     folder = Path(folder)
-    stream = folder / f"{name}{streaming.RECORD_SUFFIX}"
+    stream = streaming.split_folder(folder, name)
     if stream.is_dir():
         return FeatureSplit(**streaming.records_to_arrays(stream, load_norm_stats(folder / "stats.json")))
     path = folder / f"{name}.npz"
@@ -141,7 +141,7 @@ def open_split(folder: Path, name: str) -> FeatureSplit | StreamedSplit:
     """A split ready to train on: in memory when it was saved as ``.npz``, left on disk
     (a ``StreamedSplit``) when it was streamed. Taught in ``02_audio_autoencoder.ipynb``."""
     folder = Path(folder)
-    stream = folder / f"{name}{streaming.RECORD_SUFFIX}"
+    stream = streaming.split_folder(folder, name)
     if not stream.is_dir():
         return load_split(folder, name)
     size = load_summary(folder).get(f"{name}_clips")
@@ -192,7 +192,7 @@ def has_features(folder: Path) -> bool:
     new build deletes it first, so a build that stopped part-way never counts as finished."""
     folder = Path(folder)
     test_split = (folder / "test.npz").is_file() or (
-        folder / f"test{streaming.RECORD_SUFFIX}" / "dataset_spec.pb"
+        streaming.split_folder(folder, "test") / "dataset_spec.pb"
     ).is_file()
     return test_split and (folder / "features.json").is_file()
 
@@ -203,7 +203,7 @@ def _start_over(folder: Path) -> None:
     (folder / "features.json").unlink(missing_ok=True)
     for name in SPLITS:
         (folder / f"{name}.npz").unlink(missing_ok=True)
-        for stale in (folder / f"{name}{streaming.RECORD_SUFFIX}", *folder.glob(f".{name}.*")):
+        for stale in (streaming.split_folder(folder, name), *folder.glob(f".{name}.*")):
             if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
             else:
@@ -213,8 +213,9 @@ def _start_over(folder: Path) -> None:
 
 def _arrays_in_memory(
     catalog: AudioCatalog, preset: Preset, folder: Path
-) -> tuple[AudioCatalog, dict, float]:
-    """The in-memory path: every clip loaded, then split, normalised and saved as ``.npz``."""
+) -> tuple[dict[str, AudioCatalog], float]:
+    """The in-memory path: every clip loaded, then split, normalised and saved as ``.npz``.
+    Returns the files each split kept and the seconds spent loading and computing spectrograms."""
     front_end = preset.front_end
     start = time.perf_counter()
     clips, catalog = load_clips(catalog, front_end)
@@ -223,46 +224,46 @@ def _arrays_in_memory(
     train, test = split_by_speaker(catalog.speakers, preset.test_fraction, preset.seed)
     stats = fit_norm_stats(spectrograms_db[train])
     save_norm_stats(folder / "stats.json", stats, front_end)
+    kept = {}
     for name, index in (("train", train), ("test", test)):
         normalised = normalise(spectrograms_db[index], stats)[..., None]
-        save_split(folder, name, normalised, clips[index], catalog.subset(index))
-    return catalog, {"train": train, "test": test}, seconds
+        kept[name] = catalog.subset(index)
+        save_split(folder, name, normalised, clips[index], kept[name])
+    return kept, seconds
 
 
 def _streamed_to_disk(
     catalog: AudioCatalog, preset: Preset, folder: Path
-) -> tuple[AudioCatalog, dict, float]:
+) -> tuple[dict[str, AudioCatalog], float]:
     """The streaming path: split by speaker first, then each split decoded in parallel and
-    written by ``tf.data`` (training clips in a seeded random order); stats in one pass."""
+    written by ``tf.data`` (training clips in a seeded random order); stats in one pass.
+    Returns the files each split kept, in written order, and the seconds the whole took."""
     front_end = preset.front_end
     train, test = split_by_speaker(catalog.speakers, preset.test_fraction, preset.seed)
     order = {"train": np.random.default_rng(preset.seed).permutation(train), "test": test}
-    bad: dict[int, str] = {}
+    kept, messages = {}, []
     start = time.perf_counter()
     for name in SPLITS:
-        split_bad: dict[int, str] = {}
-        records = streaming.decode_records(catalog.subset(order[name]), front_end, split_bad)
-        streaming.write_records(records, folder / f"{name}{streaming.RECORD_SUFFIX}")
-        bad.update({int(order[name][position]): message for position, message in split_bad.items()})
-        if len(split_bad) == len(order[name]):
+        split = catalog.subset(order[name])
+        bad: dict[int, str] = {}  # filled by the decoding threads, keyed by position in ``split``
+        streaming.write_records(
+            streaming.decode_records(split, front_end, bad), streaming.split_folder(folder, name)
+        )
+        messages += [bad[position] for position in sorted(bad)]
+        kept[name] = split.subset(np.array([i for i in range(len(split)) if i not in bad], dtype=np.int64))
+        if len(kept[name]) == 0:
             _start_over(folder)
-            _warn_unreadable([bad[i] for i in sorted(bad)], catalog)
+            _warn_unreadable(messages, catalog)
             raise ConfigError(
-                f"none of the {len(order[name])} {name} file(s) of {catalog.source} is readable (the "
+                f"none of the {len(split)} {name} file(s) of {catalog.source} is readable (the "
                 "warning above names each file's problem): fix or remove the unreadable files, or "
                 "add more speakers (the split holds whole speakers out before files are read)."
             )
         if name == "train":
-            records = streaming.read_records(folder / f"train{streaming.RECORD_SUFFIX}")
+            records = streaming.read_records(streaming.split_folder(folder, "train"))
             save_norm_stats(folder / "stats.json", streaming.stream_norm_stats(records), front_end)
-    seconds = time.perf_counter() - start
-    _warn_unreadable([bad[i] for i in sorted(bad)], catalog)
-    # positions in the kept catalog, in the order the records were written
-    kept = np.array([i for i in range(len(catalog)) if i not in bad], dtype=np.int64)
-    where = np.full(len(catalog), -1, np.int64)
-    where[kept] = np.arange(len(kept))
-    index = {name: where[[i for i in order[name] if i not in bad]] for name in SPLITS}
-    return catalog.subset(kept), index, seconds
+    _warn_unreadable(messages, catalog)
+    return kept, time.perf_counter() - start
 
 
 def prepare_features(
@@ -284,17 +285,16 @@ def prepare_features(
     folder.mkdir(parents=True, exist_ok=True)
     _start_over(folder)
     build = _streamed_to_disk if streaming_path else _arrays_in_memory
-    catalog, index, seconds = build(catalog, preset, folder)
-    train, test = index["train"], index["test"]
+    kept, seconds = build(catalog, preset, folder)
     summary = {
         "preset": preset.name,
         "source": catalog.source,
         "format": "stream" if streaming_path else "arrays",
-        "clips": len(catalog),
-        "train_clips": len(train),
-        "test_clips": len(test),
-        "train_speakers": sorted(set(catalog.speakers[train].tolist())),
-        "test_speakers": sorted(set(catalog.speakers[test].tolist())),
+        "clips": len(kept["train"]) + len(kept["test"]),
+        "train_clips": len(kept["train"]),
+        "test_clips": len(kept["test"]),
+        "train_speakers": sorted(set(kept["train"].speakers.tolist())),
+        "test_speakers": sorted(set(kept["test"].speakers.tolist())),
         "extract_seconds": round(seconds, 3),
         "spectrogram_shape": [front_end.n_freq, front_end.n_frames, 1],
     }

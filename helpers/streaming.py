@@ -39,11 +39,9 @@ def decode_records(catalog: AudioCatalog, front_end: FrontEnd, bad: dict[int, st
         path = catalog.paths[int(position)]
         try:
             clip = load_clip(path, front_end)
-        except A2IError as exc:
-            bad[int(position)] = str(exc)
-            return empty_spectrogram, empty_clip, np.False_
-        except Exception as exc:  # raised inside tf.data, it would stop the save naming no file
-            bad[int(position)] = f"{path}: could not be decoded ({type(exc).__name__}: {exc})"
+        except Exception as exc:  # any error raised inside tf.data would stop the save naming no file
+            named = isinstance(exc, A2IError)  # the project's errors already name the file and the fix
+            bad[int(position)] = str(exc) if named else f"{path}: could not be decoded ({exc!r})"
             return empty_spectrogram, empty_clip, np.False_
         return log_spectrogram(clip, front_end), clip, np.True_
 
@@ -68,6 +66,11 @@ def decode_records(catalog: AudioCatalog, front_end: FrontEnd, bad: dict[int, st
     return decoded.filter(lambda record: record["ok"]).map(
         lambda record: {key: value for key, value in record.items() if key != "ok"}
     )
+
+
+def split_folder(folder: str | Path, name: str) -> Path:
+    """Where a feature folder keeps the streamed split ``name``: ``<folder>/<name>.tfdata``."""
+    return Path(folder) / f"{name}{RECORD_SUFFIX}"
 
 
 def write_records(records: tf.data.Dataset, path: str | Path) -> Path:
