@@ -84,12 +84,14 @@ class AutoencoderConfig:
 
     latent_dim: int = 128  # the size of z, shared with the generator
     filters: tuple[int, ...] = (256, 256, 256, 256)  # channels of each stride-2 stage: 128 -> 8 frames
-    epochs: int = 60
+    epochs: int = 80
     batch_size: int = 16
     learning_rate: float = 1e-3
+    activation: str = "linear"  # after each convolution; any other Keras activation adds LayerNorm + it
+    magnitude_power: float = 0.5  # the model reads and writes compressed magnitudes |S| ** power
     kl_weight: float = 1e-3  # weight of the KL term per latent dimension
-    db_weight: float = 1.0  # weight of the squared error of normalised dB values (every bin alike)
-    loud_weight: float = 1.0  # weight of the same error weighted by the target's magnitude (loud bins)
+    magnitude_weight: float = 10.0  # weight of the relative squared error of compressed magnitudes
+    db_weight: float = 0.1  # weight of the squared error of normalised dB values (quiet bins count too)
     listener_epochs: int = 20  # the spoken-digit classifier saved beside the autoencoder
 
 

@@ -12,6 +12,8 @@ from helpers.errors import ArtifactError
 from helpers.features import FeatureSplit
 from helpers.models.autoencoder import (
     AudioCodec,
+    CompressedMagnitude,
+    NormalisedDb,
     Whitening,
     build_vae,
     load_audio_codec,
@@ -50,7 +52,31 @@ def test_shapes_after_building(stats):
     assert z_mean.shape == (3, CFG.latent_dim) and z_log_var.shape == (3, CFG.latent_dim)
     assert vae.decoder(z_mean).shape == (3, *SHAPE)
     assert vae(x).shape == x.shape
-    assert [m.name for m in vae.metrics] == ["loss", "db_mse", "loud_mse", "sc", "kl"]
+    assert [m.name for m in vae.metrics] == ["loss", "magnitude_error", "db_mse", "sc", "kl"]
+
+
+def test_compressed_magnitude_layers_invert_each_other_above_the_floor(stats):
+    to_compressed = CompressedMagnitude(stats.mean_db.tolist(), stats.std_db.tolist(), 0.5)
+    to_db = NormalisedDb(stats.mean_db.tolist(), stats.std_db.tolist(), 0.5, floor_db=-60.0)
+    db = np.random.default_rng(2).uniform(-59.0, 20.0, size=(2, *SHAPE)).astype(np.float32)
+    normalised = (db + 30.0) / 15.0
+    compressed = np.asarray(to_compressed(normalised))
+    np.testing.assert_allclose(compressed, 10.0 ** (db / 40.0), rtol=1e-4)  # |S| ** 0.5
+    np.testing.assert_allclose(np.asarray(to_db(compressed)), normalised, atol=1e-4)
+    # a decoder writing zero or negative magnitudes gives the -60 dB floor, never -inf or NaN
+    silent = np.stack([np.zeros(SHAPE, np.float32), np.full(SHAPE, -1.0, np.float32)])
+    np.testing.assert_allclose(np.asarray(to_db(silent)), (-60.0 + 30.0) / 15.0, atol=1e-4)
+
+
+def test_nonlinear_stages_are_an_option(stats):
+    relu = build_vae(SHAPE, stats, dataclasses.replace(CFG, activation="relu"))
+    linear = build_vae(SHAPE, stats, CFG)
+    names = [layer.name for layer in relu.encoder.layers]
+    assert "down0_norm" in names and "down0_act" in names
+    assert not any(
+        name.endswith(("_norm", "_act")) for name in (layer.name for layer in linear.encoder.layers)
+    )
+    assert relu.decoder(np.zeros((1, CFG.latent_dim), np.float32)).shape == (1, *SHAPE)
 
 
 def test_whitening_gives_identity_covariance_and_undoes_exactly():

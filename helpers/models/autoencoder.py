@@ -1,11 +1,11 @@
 """The spectrogram VAE: a normalised dB spectrogram ``(128, 128, 1)`` <-> a latent ``z`` ``(d,)``.
 
-A convolutional encoder gives a mean and a log-variance; training samples ``z`` from
-them, inference uses the mean; a mirrored decoder rebuilds the spectrogram. The loss
-adds the squared error of normalised dB values (every bin alike), the same error
-weighted by the target's linear magnitude (loud bins, which dominate spectral
-convergence) and a small KL term; spectral convergence itself is only tracked. Taught
-in ``02_audio_autoencoder.ipynb``.
+The encoder turns the spectrogram into compressed magnitudes ``|S| ** 0.5`` and gives a
+mean and a log-variance through 1-D convolutions over time; training samples ``z``
+from them, inference uses the mean; a mirrored decoder writes compressed magnitudes
+and hands back normalised dB. The loss is the per-clip relative squared error of the
+compressed magnitudes (the quantity spectral convergence measures), a small squared
+error of normalised dB values and a small KL term. Taught in ``02_audio_autoencoder.ipynb``.
 """
 
 from __future__ import annotations
@@ -33,28 +33,86 @@ from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable
 
 
-def build_encoder(input_shape: tuple[int, int, int], config: AutoencoderConfig) -> keras.Model:
-    """Spectrogram ``(F, T, 1)`` -> ``[z_mean, z_log_var]``, each ``(latent_dim,)``.
+@keras.saving.register_keras_serializable(package="a2i")
+class CompressedMagnitude(layers.Layer):
+    """Normalised dB ``(..., F, T, 1)`` -> compressed magnitude ``|S| ** power`` (the encoder's input).
 
-    The spectrogram is read as a sequence of ``T`` frames with ``F`` channels, and
-    1-D convolutions over time halve the frame count at each stage: far cheaper on
-    a CPU than 2-D convolutions, and the frequency axis keeps its full detail.
+    ``|S| ** 0.5`` keeps loud and quiet bins on comparable scales, and is a space in
+    which spectra add up: a linear model there spends its capacity where spectral
+    convergence measures, unlike one on dB values.
+    """
+
+    def __init__(self, mean_db: list[float], std_db: list[float], power: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.mean_db, self.std_db, self.power = list(mean_db), list(std_db), float(power)
+        self._mean = np.asarray(mean_db, np.float32).reshape(-1, 1, 1)
+        self._std = np.asarray(std_db, np.float32).reshape(-1, 1, 1)
+
+    def call(self, normalised: tf.Tensor) -> tf.Tensor:
+        db = keras.ops.minimum(normalised * self._std + self._mean, 45.0)  # no overflow on odd input
+        return keras.ops.power(10.0, self.power * db / 20.0)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean_db": self.mean_db, "std_db": self.std_db, "power": self.power}
+
+
+@keras.saving.register_keras_serializable(package="a2i")
+class NormalisedDb(CompressedMagnitude):
+    """The inverse: compressed magnitude -> normalised dB, floored at ``floor_db`` (the decoder's output)."""
+
+    def __init__(self, mean_db: list[float], std_db: list[float], power: float, floor_db: float, **kwargs):
+        super().__init__(mean_db, std_db, power, **kwargs)
+        self.floor_db = float(floor_db)
+
+    def call(self, compressed: tf.Tensor) -> tf.Tensor:
+        floor = 10.0 ** (self.power * self.floor_db / 20.0)
+        db = (20.0 / self.power) * keras.ops.log(keras.ops.maximum(compressed, floor)) / np.log(10.0)
+        return (db - self._mean) / self._std
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "floor_db": self.floor_db}
+
+
+def _stage(x: tf.Tensor, name: str, config: AutoencoderConfig) -> tf.Tensor:
+    """After a convolution: nothing (``activation="linear"``) or LayerNorm + the activation."""
+    if config.activation == "linear":
+        return x
+    x = layers.LayerNormalization(name=f"{name}_norm")(x)
+    return layers.Activation(config.activation, name=f"{name}_act")(x)
+
+
+def build_encoder(
+    input_shape: tuple[int, int, int], stats: NormStats, config: AutoencoderConfig
+) -> keras.Model:
+    """Normalised dB spectrogram ``(F, T, 1)`` -> ``[z_mean, z_log_var]``, each ``(latent_dim,)``.
+
+    The spectrogram is turned into compressed magnitudes, read as a sequence of ``T``
+    frames with ``F`` channels, and 1-D convolutions over time halve the frame count at
+    each stage: far cheaper on a CPU than 2-D convolutions, and the frequency axis keeps
+    its full detail.
     """
     inputs = keras.Input(shape=input_shape, name="spectrogram")
-    x = layers.Permute((2, 1, 3))(inputs)  # (T, F, 1)
+    x = CompressedMagnitude(stats.mean_db.tolist(), stats.std_db.tolist(), config.magnitude_power)(inputs)
+    x = layers.Permute((2, 1, 3))(x)  # (T, F, 1)
     x = layers.Reshape((input_shape[1], input_shape[0] * input_shape[2]))(x)  # (T, F)
     for i, filters in enumerate(config.filters):
         x = layers.Conv1D(filters, 4, strides=2, padding="same", name=f"down{i}")(x)
-        x = layers.LayerNormalization(name=f"down{i}_norm")(x)
-        x = layers.LeakyReLU(0.2)(x)
+        x = _stage(x, f"down{i}", config)
     x = layers.Flatten()(x)
     z_mean = layers.Dense(config.latent_dim, name="z_mean")(x)
     z_log_var = layers.Dense(config.latent_dim, name="z_log_var")(x)
     return keras.Model(inputs, [z_mean, z_log_var], name="audio_encoder")
 
 
-def build_decoder(output_shape: tuple[int, int, int], config: AutoencoderConfig) -> keras.Model:
-    """Latent ``(latent_dim,)`` -> normalised spectrogram ``(F, T, 1)`` (linear output)."""
+def build_decoder(
+    output_shape: tuple[int, int, int], stats: NormStats, config: AutoencoderConfig, floor_db: float
+) -> keras.Model:
+    """Latent ``(latent_dim,)`` -> normalised dB spectrogram ``(F, T, 1)``.
+
+    The mirror of the encoder writes compressed magnitudes (layer ``compressed_magnitude``,
+    which the loss reads), turned into normalised dB by the last layer, so every caller
+    keeps the features' format.
+    """
     n_freq, n_frames, channels = output_shape
     steps = n_frames // 2 ** len(config.filters)
     z = keras.Input(shape=(config.latent_dim,), name="z")
@@ -62,19 +120,24 @@ def build_decoder(output_shape: tuple[int, int, int], config: AutoencoderConfig)
     x = layers.Reshape((steps, config.filters[-1]))(x)
     for i, filters in enumerate(reversed(config.filters)):
         x = layers.Conv1DTranspose(filters, 4, strides=2, padding="same", name=f"up{i}")(x)
-        x = layers.LayerNormalization(name=f"up{i}_norm")(x)
-        x = layers.LeakyReLU(0.2)(x)
+        x = _stage(x, f"up{i}", config)
     x = layers.Conv1D(n_freq * channels, 3, padding="same", name="to_bins")(x)  # (T, F)
     x = layers.Reshape((n_frames, n_freq, channels))(x)
-    outputs = layers.Permute((2, 1, 3), name="spectrogram")(x)  # (F, T, 1)
+    compressed = layers.Permute((2, 1, 3), name="compressed_magnitude")(x)  # (F, T, 1)
+    outputs = NormalisedDb(
+        stats.mean_db.tolist(), stats.std_db.tolist(), config.magnitude_power, floor_db, name="spectrogram"
+    )(compressed)
     return keras.Model(z, outputs, name="audio_decoder")
 
 
 class SpectrogramVAE(keras.Model):
     """Encoder + decoder trained with a custom ``train_step``; loss trackers in ``metrics``.
 
-    ``stats`` turns normalised values back into dB inside the loss, so the loud-bin
-    weights and the tracked spectral convergence use real linear magnitudes.
+    The loss is the relative squared error of compressed magnitudes (per clip, like
+    spectral convergence, so quiet and loud clips count alike), a small squared error
+    of normalised dB values (the quiet bins, which the ear and the log-spectral
+    distance notice) and a small KL term. ``stats`` turns normalised values back into
+    dB for the tracked spectral convergence.
     """
 
     def __init__(
@@ -89,13 +152,14 @@ class SpectrogramVAE(keras.Model):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
+        self.to_compressed = keras.Model(decoder.input, decoder.get_layer("compressed_magnitude").output)
         self.config = config
         self.stats = stats
         self.mean_db = tf.constant(stats.mean_db.reshape(1, -1, 1, 1), tf.float32)
         self.std_db = tf.constant(stats.std_db.reshape(1, -1, 1, 1), tf.float32)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {
-            name: keras.metrics.Mean(name=name) for name in ("loss", "db_mse", "loud_mse", "sc", "kl")
+            name: keras.metrics.Mean(name=name) for name in ("loss", "magnitude_error", "db_mse", "sc", "kl")
         }
 
     @property
@@ -107,32 +171,40 @@ class SpectrogramVAE(keras.Model):
         z_mean, _ = self.encoder(spectrograms, training=training)
         return self.decoder(z_mean, training=training)
 
-    def _magnitude(self, normalised: tf.Tensor) -> tf.Tensor:
+    def _magnitude(self, normalised: tf.Tensor, power: float = 1.0) -> tf.Tensor:
         db = tf.minimum(normalised * self.std_db + self.mean_db, 45.0)  # no overflow early on
-        return tf.pow(10.0, db / 20.0)
+        return tf.pow(10.0, power * db / 20.0)
 
     def _loss_terms(self, spectrograms: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+        cfg = self.config
         z_mean, z_log_var = self.encoder(spectrograms, training=training)
         if training:
             noise = keras.random.normal(tf.shape(z_mean), seed=self.seed_generator)
             z = z_mean + tf.exp(0.5 * z_log_var) * noise
         else:
             z = z_mean
-        rebuilt = self.decoder(z, training=training)
-        error = tf.square(spectrograms - rebuilt)  # (batch, F, T, 1), normalised dB units
-        target = self._magnitude(spectrograms)
-        weights = target / tf.reduce_sum(target, axis=[1, 2, 3], keepdims=True)
-        loud_mse = tf.reduce_mean(tf.reduce_sum(weights * error, axis=[1, 2, 3]))
-        db_mse = tf.reduce_mean(error)
+        compressed = self.to_compressed(z, training=training)
+        rebuilt = self.decoder.get_layer("spectrogram")(compressed)
+        axes = [1, 2, 3]
+        target = self._magnitude(spectrograms, cfg.magnitude_power)
+        magnitude_error = tf.reduce_mean(
+            tf.reduce_sum(tf.square(target - compressed), axis=axes)
+            / (tf.reduce_sum(tf.square(target), axis=axes) + 1e-9)
+        )
+        db_mse = tf.reduce_mean(tf.square(spectrograms - rebuilt))
         flat = [tf.shape(target)[0], -1]
-        residual = tf.reshape(target - self._magnitude(rebuilt), flat)
-        sc = tf.reduce_mean(tf.norm(residual, axis=1) / (tf.norm(tf.reshape(target, flat), axis=1) + 1e-6))
+        linear = tf.reshape(self._magnitude(spectrograms), flat)
+        residual = linear - tf.reshape(self._magnitude(rebuilt), flat)
+        sc = tf.reduce_mean(tf.norm(residual, axis=1) / (tf.norm(linear, axis=1) + 1e-6))
         kl = tf.reduce_mean(
             -0.5 * tf.reduce_sum(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=1)
         )
-        cfg = self.config
-        loss = cfg.loud_weight * loud_mse + cfg.db_weight * db_mse + cfg.kl_weight * kl / cfg.latent_dim
-        return {"loss": loss, "db_mse": db_mse, "loud_mse": loud_mse, "sc": sc, "kl": kl}
+        loss = (
+            cfg.magnitude_weight * magnitude_error
+            + cfg.db_weight * db_mse
+            + cfg.kl_weight * kl / cfg.latent_dim
+        )
+        return {"loss": loss, "magnitude_error": magnitude_error, "db_mse": db_mse, "sc": sc, "kl": kl}
 
     def _update(self, values: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         for name, value in values.items():
@@ -156,6 +228,7 @@ def build_vae(
     config: AutoencoderConfig,
     steps_per_epoch: int | None = None,
     seed: int = 0,
+    floor_db: float = FrontEnd().db_floor,
 ) -> SpectrogramVAE:
     """A compiled, built ``SpectrogramVAE``.
 
@@ -165,7 +238,8 @@ def build_vae(
     generators before the weights are drawn, and the latent sampling noise.
     """
     keras.utils.set_random_seed(seed)
-    encoder, decoder = build_encoder(input_shape, config), build_decoder(input_shape, config)
+    encoder = build_encoder(input_shape, stats, config)
+    decoder = build_decoder(input_shape, stats, config, floor_db)
     vae = SpectrogramVAE(encoder, decoder, stats, config, seed=seed)
     learning_rate = config.learning_rate
     if steps_per_epoch:
