@@ -45,7 +45,14 @@ def main(no_train: bool) -> dict:
             start = time.perf_counter()
             batches = steps_per_epoch(len(train), preset.autoencoder.batch_size)
             shape = (preset.front_end.n_freq, preset.front_end.n_frames, 1)
-            vae = build_vae(shape, stats, preset.autoencoder, batches, seed=preset.seed)
+            vae = build_vae(
+                shape,
+                stats,
+                preset.autoencoder,
+                batches,
+                seed=preset.seed,
+                floor_db=preset.front_end.db_floor,
+            )
             codec, _ = train_audio_codec(vae, train, test, preset, work_dir, verbose=0)
             seconds = time.perf_counter() - start
         finally:

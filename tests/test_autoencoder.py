@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -64,6 +66,9 @@ def test_compressed_magnitude_layers_invert_each_other_above_the_floor(stats):
     np.testing.assert_allclose(compressed, 10.0 ** (db / 40.0), rtol=1e-4)  # |S| ** 0.5
     np.testing.assert_allclose(np.asarray(to_db(compressed)), normalised, atol=1e-4)
     # a decoder writing zero or negative magnitudes gives the -60 dB floor, never -inf or NaN
+    for layer in (to_compressed, to_db):
+        again = type(layer).from_config(json.loads(json.dumps(layer.get_config())))
+        np.testing.assert_allclose(np.asarray(again(normalised)), np.asarray(layer(normalised)), atol=1e-6)
     silent = np.stack([np.zeros(SHAPE, np.float32), np.full(SHAPE, -1.0, np.float32)])
     np.testing.assert_allclose(np.asarray(to_db(silent)), (-60.0 + 30.0) / 15.0, atol=1e-4)
 
@@ -162,8 +167,26 @@ def test_save_and_reload_reproduce_the_latents(tmp_path, trained, split):
     np.testing.assert_allclose(
         loaded.encode(split.spectrograms), trained.encode(split.spectrograms), atol=1e-5
     )
+    z = trained.encode(split.spectrograms)
+    np.testing.assert_allclose(loaded.decode(z), trained.decode(z), atol=1e-4)
     assert saved["preset"] == "ci" and saved["latent_dim"] == CFG.latent_dim
     assert len(list((tmp_path / "audio_model").glob("*.keras"))) == 2
+
+
+def test_a_fresh_process_loads_the_files_in_safe_mode(tmp_path, trained):
+    """The conversion layers are registered by importing the module; nothing else is needed."""
+    save_audio_codec(tmp_path / "audio_model", trained, {})
+    decoder_file = next((tmp_path / "audio_model").glob("decoder.*.keras"))
+    script = (
+        "import sys, keras, numpy as np; import helpers.models.autoencoder; "
+        f"model = keras.saving.load_model(sys.argv[1], safe_mode=True); "
+        f"print(model(np.zeros((1, {CFG.latent_dim}), 'float32')).shape)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(decoder_file)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith(str((1, *SHAPE)))
 
 
 def test_interrupted_save_keeps_the_previous_model(tmp_path, trained, split, monkeypatch):
@@ -193,6 +216,13 @@ def test_mismatches_and_damage_give_clear_errors(tmp_path, trained):
         load_audio_codec(folder, latent_dim=64)
     with pytest.raises(ArtifactError, match="front-end"):
         load_audio_codec(folder, dataclasses.replace(PRESET.front_end, n_fft=512))
+    edited = json.loads((folder / "config.json").read_text())
+    original = json.dumps(edited)
+    edited["normalisation"]["mean_db"][0] += 5.0  # config.json no longer matches the decoder's copy
+    (folder / "config.json").write_text(json.dumps(edited))
+    with pytest.raises(ArtifactError, match=r"differs from config.json.*02_audio_autoencoder"):
+        load_audio_codec(folder)
+    (folder / "config.json").write_text(original)
 
     encoder_file = next(folder.glob("encoder.*.keras"))
     encoder_file.write_bytes(encoder_file.read_bytes()[:1000])  # truncated

@@ -4,8 +4,9 @@ The encoder turns the spectrogram into compressed magnitudes ``|S| ** 0.5`` and 
 mean and a log-variance through 1-D convolutions over time; training samples ``z``
 from them, inference uses the mean; a mirrored decoder writes compressed magnitudes
 and hands back normalised dB. The loss is the per-clip relative squared error of the
-compressed magnitudes (the quantity spectral convergence measures), a small squared
-error of normalised dB values and a small KL term. Taught in ``02_audio_autoencoder.ipynb``.
+compressed magnitudes (a relative error like spectral convergence, on compressed
+rather than linear magnitudes), a small squared error of normalised dB values and a
+small KL term. Taught in ``02_audio_autoencoder.ipynb``.
 """
 
 from __future__ import annotations
@@ -33,14 +34,8 @@ from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable
 
 
-@keras.saving.register_keras_serializable(package="a2i")
-class CompressedMagnitude(layers.Layer):
-    """Normalised dB ``(..., F, T, 1)`` -> compressed magnitude ``|S| ** power`` (the encoder's input).
-
-    ``|S| ** 0.5`` keeps loud and quiet bins on comparable scales, and is a space in
-    which spectra add up: a linear model there spends its capacity where spectral
-    convergence measures, unlike one on dB values.
-    """
+class _SpectrogramScale(layers.Layer):
+    """Holds what converts between normalised dB and compressed magnitudes ``|S| ** power``."""
 
     def __init__(self, mean_db: list[float], std_db: list[float], power: float, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -48,17 +43,27 @@ class CompressedMagnitude(layers.Layer):
         self._mean = np.asarray(mean_db, np.float32).reshape(-1, 1, 1)
         self._std = np.asarray(std_db, np.float32).reshape(-1, 1, 1)
 
-    def call(self, normalised: tf.Tensor) -> tf.Tensor:
-        db = keras.ops.minimum(normalised * self._std + self._mean, 45.0)  # no overflow on odd input
-        return keras.ops.power(10.0, self.power * db / 20.0)
-
     def get_config(self) -> dict:
         return {**super().get_config(), "mean_db": self.mean_db, "std_db": self.std_db, "power": self.power}
 
 
 @keras.saving.register_keras_serializable(package="a2i")
-class NormalisedDb(CompressedMagnitude):
-    """The inverse: compressed magnitude -> normalised dB, floored at ``floor_db`` (the decoder's output)."""
+class CompressedMagnitude(_SpectrogramScale):
+    """Normalised dB ``(..., F, T, 1)`` -> compressed magnitude ``|S| ** power`` (the encoder's input).
+
+    ``|S| ** 0.5`` keeps the loud harmonics, which dominate spectral convergence, in
+    charge without letting them swamp everything else: a linear model there spends its
+    capacity where that metric looks, unlike one fitted to dB values.
+    """
+
+    def call(self, normalised: tf.Tensor) -> tf.Tensor:
+        db = keras.ops.minimum(normalised * self._std + self._mean, 45.0)  # no overflow on odd input
+        return keras.ops.power(10.0, self.power * db / 20.0)
+
+
+@keras.saving.register_keras_serializable(package="a2i")
+class NormalisedDb(_SpectrogramScale):
+    """Compressed magnitude -> normalised dB, floored at ``floor_db`` (the decoder's output)."""
 
     def __init__(self, mean_db: list[float], std_db: list[float], power: float, floor_db: float, **kwargs):
         super().__init__(mean_db, std_db, power, **kwargs)
@@ -137,7 +142,7 @@ class SpectrogramVAE(keras.Model):
     spectral convergence, so quiet and loud clips count alike), a small squared error
     of normalised dB values (the quiet bins, which the ear and the log-spectral
     distance notice) and a small KL term. ``stats`` turns normalised values back into
-    dB for the tracked spectral convergence.
+    dB for the magnitude target and the tracked spectral convergence.
     """
 
     def __init__(
@@ -236,6 +241,8 @@ def build_vae(
     the whole run when ``steps_per_epoch`` is given (the schedule follows the
     optimizer's step count, so it survives a resume). ``seed`` seeds Keras's global
     generators before the weights are drawn, and the latent sampling noise.
+    ``floor_db`` is the front-end's floor (``FrontEnd.db_floor``), the quietest value the
+    decoder writes.
     """
     keras.utils.set_random_seed(seed)
     encoder = build_encoder(input_shape, stats, config)
@@ -395,6 +402,27 @@ def save_audio_codec(folder: str | Path, codec: AudioCodec, extra: dict) -> Path
     return save_model_bundle(folder, models, config)
 
 
+def _check_output_layer(codec: AudioCodec, path: Path) -> None:
+    """The decoder's last layer carries its own copy of the statistics and the floor: they must
+    agree with ``config.json`` (an edited config or files from two saves would disagree)."""
+    try:
+        layer = codec.decoder.get_layer("spectrogram")
+    except ValueError:
+        return  # a decoder that writes normalised dB directly (saved before the layer existed)
+    if not isinstance(layer, NormalisedDb):
+        return
+    agrees = (
+        np.allclose(layer.mean_db, codec.stats.mean_db, atol=1e-4)
+        and np.allclose(layer.std_db, codec.stats.std_db, atol=1e-4)
+        and abs(layer.floor_db - codec.front_end.db_floor) < 1e-6
+    )
+    if not agrees:
+        raise ArtifactError(
+            f"{path}: the decoder's normalisation or dB floor differs from config.json's (an edited config "
+            f"or files from two saves): rerun notebooks/{NOTEBOOK}."
+        )
+
+
 def load_audio_codec(
     folder: str | Path, front_end: FrontEnd | None = None, latent_dim: int | None = None
 ) -> tuple[AudioCodec, dict]:
@@ -427,6 +455,7 @@ def load_audio_codec(
         raise ArtifactError(
             f"{path} is incomplete or outdated ({exc!r}): rerun notebooks/{NOTEBOOK}."
         ) from exc
+    _check_output_layer(codec, path)
     if codec.latent_dim != config["latent_dim"]:
         raise ArtifactError(
             f"{path} says latent_dim {config['latent_dim']}, but the saved decoder takes {codec.latent_dim} "
