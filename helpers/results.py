@@ -216,7 +216,7 @@ def _projection(r: dict) -> str:
                 "",
             ),
             (
-                "time per image: learned / baseline",
+                f"time per image (fastest of {r.get('timing_repeats', 1)}): learned / baseline",
                 f"{ms(r['ms_per_image'])} / {ms(r['baseline_ms_per_image'])} ({r['speedup']:.1f}× faster)",
                 verdict(speed_ok, "≤ 100 ms and ≥ 10× faster"),
             ),

@@ -74,7 +74,7 @@ def test_projection_benchmark_trains_and_measures(tmp_path):
     expected += ("baseline_recovery_rate", "baseline_ms_per_image", "fd", "fd_real_baseline")
     for key in (*expected, "classifier_accuracy", "train_seconds"):
         assert key in report
-    assert report["latent_dim"] == 16 and report["baseline_steps"] == 40
+    assert report["latent_dim"] == 16 and report["baseline_steps"] == 40 and report["timing_repeats"] == 3
     assert 0.0 <= report["recovery_rate"] <= 1.0 and -1.0 <= report["median_cos"] <= 1.0
     assert report["ms_per_image"] > 0 and report["baseline_ms_per_image"] > 0
     assert 0 < report["encoder_only_ms_per_image"] < report["ms_per_image"]
