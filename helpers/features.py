@@ -4,7 +4,7 @@
 memory) or ``open_split`` (a streamed split stays on disk). A feature folder holds
 ``stats.json``, ``features.json`` and per split either ``<split>.npz`` (the in-memory
 path, for the embedded sample) or ``<split>.tfdata`` (the streaming path, for folder
-sources: see ``helpers/streaming.py`` and ``config.streaming``).
+sources: see ``helpers/streaming.py`` and ``config.streams_features``).
 """
 
 from __future__ import annotations

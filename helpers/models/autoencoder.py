@@ -160,8 +160,9 @@ class SpectrogramVAE(keras.Model):
         self.to_compressed = keras.Model(decoder.input, decoder.get_layer("compressed_magnitude").output)
         self.config = config
         self.stats = stats
-        self.mean_db = tf.constant(stats.mean_db.reshape(1, -1, 1, 1), tf.float32)
-        self.std_db = tf.constant(stats.std_db.reshape(1, -1, 1, 1), tf.float32)
+        mean, std = stats.mean_db.tolist(), stats.std_db.tolist()
+        self.to_target = CompressedMagnitude(mean, std, config.magnitude_power)  # what the decoder must write
+        self.to_linear = CompressedMagnitude(mean, std, 1.0)  # |S|, for the tracked spectral convergence
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("loss", "magnitude_error", "db_mse", "sc", "kl")
@@ -176,10 +177,6 @@ class SpectrogramVAE(keras.Model):
         z_mean, _ = self.encoder(spectrograms, training=training)
         return self.decoder(z_mean, training=training)
 
-    def _magnitude(self, normalised: tf.Tensor, power: float = 1.0) -> tf.Tensor:
-        db = tf.minimum(normalised * self.std_db + self.mean_db, 45.0)  # no overflow early on
-        return tf.pow(10.0, power * db / 20.0)
-
     def _loss_terms(self, spectrograms: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
         cfg = self.config
         z_mean, z_log_var = self.encoder(spectrograms, training=training)
@@ -191,15 +188,15 @@ class SpectrogramVAE(keras.Model):
         compressed = self.to_compressed(z, training=training)
         rebuilt = self.decoder.get_layer("spectrogram")(compressed)
         axes = [1, 2, 3]
-        target = self._magnitude(spectrograms, cfg.magnitude_power)
+        target = self.to_target(spectrograms)
         magnitude_error = tf.reduce_mean(
             tf.reduce_sum(tf.square(target - compressed), axis=axes)
             / (tf.reduce_sum(tf.square(target), axis=axes) + 1e-9)
         )
         db_mse = tf.reduce_mean(tf.square(spectrograms - rebuilt))
         flat = [tf.shape(target)[0], -1]
-        linear = tf.reshape(self._magnitude(spectrograms), flat)
-        residual = linear - tf.reshape(self._magnitude(rebuilt), flat)
+        linear = tf.reshape(self.to_linear(spectrograms), flat)
+        residual = linear - tf.reshape(self.to_linear(rebuilt), flat)
         sc = tf.reduce_mean(tf.norm(residual, axis=1) / (tf.norm(linear, axis=1) + 1e-6))
         kl = tf.reduce_mean(
             -0.5 * tf.reduce_sum(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=1)
