@@ -102,16 +102,17 @@ class GanConfig:
     generator_width: int = 128  # channels at 4 x 4, halved at each doubling of the side
     discriminator_width: int = 32  # channels of the first stride-2 stage, doubled at each one after
     encoder_units: int = 256  # hidden units of the latent encoder's dense layer
-    epochs: int = 60
+    epochs: int = 150
     batch_size: int = 64
     learning_rate: float = 2e-4  # generator and discriminator (Adam, beta_1 = 0.5, as in DCGAN)
     encoder_learning_rate: float = 1e-3
     latent_weight: float = 30.0  # weight of the latent-reconstruction term in the generator's loss
+    code_amplitude: float = 0.1  # share of the pixel range for the faint code image carrying z (0: none)
     inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs
     inversion_batch_size: int = 128
     inversion_learning_rate: float = 5e-4  # start of a cosine decay to a tenth
     refine_steps: int = 5  # Gauss-Newton steps on z after the encoder's estimate
-    jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (the rest reuse it)
+    jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (Broyden corrects it after)
     damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
     polish_steps: int = 2  # further steps, each with a fresh Jacobian, for images still fitted poorly
     polish_tolerance: float = (

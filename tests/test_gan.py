@@ -4,6 +4,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from crash import StopAfter
 
 from helpers import config
@@ -13,6 +14,7 @@ from helpers.models.gan import (
     build_gan,
     build_generator,
     expected_latent_dim,
+    generator_paths,
     load_image_model,
     sample_latents,
     save_image_model,
@@ -42,6 +44,41 @@ def test_generator_makes_the_image_shape_in_tanh_range(shape):
 def test_generator_refuses_sizes_that_are_not_powers_of_two():
     with pytest.raises(ValueError, match="power of two"):
         build_generator(12, (48, 48, 1), CFG)
+
+
+def test_generator_mixes_a_faint_code_into_the_content():
+    z = sample_latents(3, 12, 0)
+    generator = build_generator(12, (16, 16, 1), dataclasses.replace(CFG, code_amplitude=0.1))
+    (both, code_only) = generator_paths(generator)
+    content, code = (t.numpy() for t in both(z))
+    np.testing.assert_allclose(generator(z).numpy(), 0.9 * content + 0.1 * code, atol=1e-6)
+    np.testing.assert_allclose(code_only(z).numpy(), code, atol=1e-6)
+    assert np.abs(code).max() <= 1.0 and np.std(code) > 0.01
+    plain = build_generator(12, (16, 16, 1), dataclasses.replace(CFG, code_amplitude=0.0))
+    assert generator_paths(plain) is None and "code_image" not in {layer.name for layer in plain.layers}
+
+
+def test_latent_error_trains_only_the_code_path_and_real_images_carry_a_code():
+    """The content path learns from the discriminator alone, the code path from the latent term."""
+    gan = build_gan(8, SHAPE, dataclasses.replace(CFG, code_amplitude=0.1), seed=0)
+    z = tf.constant(sample_latents(4, 8, 1))
+    real = tf.constant(images(4) * 2 - 1)
+    with tf.GradientTape(persistent=True) as tape:
+        fake, readable, real_seen = gan.render(z, real)
+        latent_error = tf.reduce_mean(tf.square(gan.encoder(readable) - z))
+        realism = tf.reduce_mean(gan.discriminator(fake))
+    code_vars = gan.generator.get_layer("code").trainable_variables
+    content_vars = [v for v in gan.generator.trainable_variables if all(v is not c for c in code_vars)]
+    latent_grads = tape.gradient(latent_error, content_vars + code_vars)
+    assert all(g is None for g in latent_grads[: len(content_vars)])
+    assert all(g is not None and np.abs(g.numpy()).sum() > 0 for g in latent_grads[len(content_vars) :])
+    realism_grads = tape.gradient(realism, content_vars)
+    assert all(g is not None for g in realism_grads)
+    np.testing.assert_allclose(fake.numpy(), readable.numpy(), atol=1e-6)
+    real_code = (real_seen.numpy() - 0.9 * real.numpy()) / 0.1
+    assert np.abs(real_code).max() <= 1.0 + 1e-4 and np.std(real_code) > 0.01
+    own_code = generator_paths(gan.generator)[1](z).numpy()
+    assert not np.allclose(real_code, own_code, atol=1e-3)  # the code of another z
 
 
 def test_gan_shapes_metrics_and_a_finite_training_run(tmp_path):

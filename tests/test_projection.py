@@ -9,6 +9,7 @@ from helpers import config
 from helpers.metrics import cosine_rows, recovery_rate
 from helpers.models.gan import build_gan, generate, sample_latents, train_gan
 from helpers.projection import (
+    broyden_update,
     damage_images,
     project_images,
     project_images_adam,
@@ -75,6 +76,23 @@ def test_gauss_newton_is_not_slowed_by_faint_directions_where_adam_is():
     adam = project_images_adam(images, generator, zero_encoder(8), 100, 0.1, 0.0)
     assert np.min(cosine_rows(z, gauss_newton)) > 0.9999
     assert recovery_rate(z, adam) < 0.5
+
+
+def test_broyden_update_matches_the_measured_change_and_keeps_other_directions():
+    rng = np.random.default_rng(0)
+    jacobian = tf.constant(rng.standard_normal((2, 5, 7)), tf.float32)
+    normal = tf.matmul(jacobian, jacobian, transpose_b=True)
+    step = tf.constant(rng.standard_normal((2, 5)), tf.float32)
+    change = tf.constant(rng.standard_normal((2, 7)), tf.float32)
+    updated, updated_normal = (t.numpy() for t in broyden_update(jacobian, normal, step, change))
+    np.testing.assert_allclose(np.einsum("bdp,bd->bp", updated, step.numpy()), change.numpy(), atol=1e-4)
+    np.testing.assert_allclose(updated_normal, updated @ updated.transpose(0, 2, 1), atol=1e-3)
+    other = rng.standard_normal(5)
+    other -= other @ step.numpy()[0] / np.sum(step.numpy()[0] ** 2) * step.numpy()[0]  # orthogonal to step 0
+    np.testing.assert_allclose(other @ updated[0], other @ jacobian.numpy()[0], atol=1e-4)
+    tiny, tiny_normal = broyden_update(jacobian, normal, step * 1e-6, change)
+    np.testing.assert_array_equal(tiny.numpy(), jacobian.numpy())
+    np.testing.assert_array_equal(tiny_normal.numpy(), normal.numpy())
 
 
 def test_gauss_newton_never_returns_a_worse_fit_than_its_start():

@@ -6,7 +6,15 @@ image, because a latent encoder must recover all of ``z`` from ``G(z)`` and the
 generator pays ``latent_weight`` times that encoder's squared error (the InfoGAN idea,
 applied to the whole latent). InfoGAN shares the discriminator's body with the latent
 head; a separate encoder with its own, faster optimizer recovered ``z`` far better in
-our trials. Taught in ``03_gan_and_projection.ipynb``.
+our trials.
+
+The generator has two paths. The *content* path draws the picture (a plain DCGAN
+generator, trained by the discriminator alone); the *code* path is a faint image,
+``code_amplitude`` of the pixel range, that carries ``z`` (trained by the latent term
+alone). Real images shown to the discriminator carry a code of a random ``z`` too, so
+the code is no evidence of a fake. A digit has far fewer degrees of freedom than ``z``
+has coordinates; asking its shape to carry ``z`` made the digits unrecognisable.
+Taught in ``03_gan_and_projection.ipynb``.
 """
 
 from __future__ import annotations
@@ -59,9 +67,36 @@ def upsample_to_image(
 
 
 def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
-    """``z`` -> image in [-1, 1] (see ``upsample_to_image``)."""
+    """``z`` -> image in [-1, 1]: ``(1 - a) * content(z) + a * code(z)`` with ``a = code_amplitude``.
+
+    ``content`` is ``upsample_to_image`` (its output layer is named ``image``); ``code`` is
+    one dense layer from ``z`` to every pixel with a tanh (layer ``code_image``), a
+    well-conditioned map that projection can invert. ``code_amplitude = 0`` leaves the
+    content path alone.
+    """
     z = keras.Input(shape=(latent_dim,), name="z")
-    return keras.Model(z, upsample_to_image(z, image_shape, config.generator_width), name="generator")
+    content = upsample_to_image(z, image_shape, config.generator_width)
+    amplitude = config.code_amplitude
+    if amplitude <= 0:
+        return keras.Model(z, content, name="generator")
+    code = layers.Dense(math.prod(image_shape), activation="tanh", name="code")(z)
+    code = layers.Reshape(image_shape, name="code_image")(code)
+    mixed = layers.Add(name="mixed")(
+        [
+            layers.Rescaling(1.0 - amplitude, name="content_share")(content),
+            layers.Rescaling(amplitude, name="code_share")(code),
+        ]
+    )
+    return keras.Model(z, mixed, name="generator")
+
+
+def generator_paths(generator: keras.Model) -> tuple[keras.Model, keras.Model] | None:
+    """``(z -> (content, code), z -> code)`` sharing ``generator``'s weights, or None without a code path."""
+    names = {layer.name for layer in generator.layers}
+    if "code_image" not in names:
+        return None
+    content, code = generator.get_layer("image").output, generator.get_layer("code_image").output
+    return keras.Model(generator.inputs, [content, code]), keras.Model(generator.inputs, code)
 
 
 def conv_body(image: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:
@@ -101,7 +136,9 @@ class InvertibleDCGAN(keras.Model):
     optimizer per network. Each step draws a fresh batch of ``z`` from N(0, I) (seeded),
     then updates the discriminator (non-saturating logistic loss), the generator
     (fool the discriminator + ``latent_weight`` x latent error) and the encoder
-    (latent error). With ``latent_weight = 0`` this is a plain DCGAN whose encoder only
+    (latent error). With a code path (``build_generator``), the latent error reaches
+    only the code and the discriminator's real images carry the code of another ``z``.
+    With ``latent_weight = 0`` and no code path this is a plain DCGAN whose encoder only
     watches, which measures how invertible a GAN is when nothing asks it to be.
     """
 
@@ -118,6 +155,7 @@ class InvertibleDCGAN(keras.Model):
         self.discriminator = discriminator
         self.encoder = encoder
         self.latent_dim = int(generator.input_shape[-1])
+        self.code_paths = generator_paths(generator)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {
             name: keras.metrics.Mean(name=name)
@@ -143,15 +181,31 @@ class InvertibleDCGAN(keras.Model):
     def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.generator(z, training=training)
 
+    def render(self, z: tf.Tensor, real: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, ...]:
+        """``(fake, readable, real_seen)``: ``G(z)``; the same image with the gradient cut off from
+        the content path (what the latent encoder reads); ``real`` as the discriminator sees it
+        (mixed with the code of a fresh ``z``, so a code is no sign of a fake)."""
+        if self.code_paths is None:
+            fake = self.generator(z, training=training)
+            return fake, fake, real
+        both, code_only = self.code_paths
+        share = self.generator.get_layer("code_share").scale
+        content, code = both(z, training=training)
+        other = keras.random.normal(tf.shape(z), seed=self.seed_generator)
+        real_code = tf.stop_gradient(code_only(other, training=training))
+        fake = (1.0 - share) * content + share * code
+        readable = (1.0 - share) * tf.stop_gradient(content) + share * code
+        return fake, readable, (1.0 - share) * tf.cast(real, fake.dtype) + share * real_code
+
     def train_step(self, data: tf.Tensor) -> dict[str, tf.Tensor]:
         real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = tf.shape(real)[0]
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator(z, training=True)
-            real_logit = self.discriminator(real, training=True)
+            fake, readable, real_seen = self.render(z, real, training=True)
+            real_logit = self.discriminator(real_seen, training=True)
             fake_logit = self.discriminator(fake, training=True)
-            latent_mse = tf.reduce_mean(tf.square(self.encoder(fake, training=True) - z))
+            latent_mse = tf.reduce_mean(tf.square(self.encoder(readable, training=True) - z))
             d_loss = tf.reduce_mean(tf.nn.softplus(-real_logit) + tf.nn.softplus(fake_logit))
             g_adversarial = tf.reduce_mean(tf.nn.softplus(-fake_logit))
             g_loss = g_adversarial + self.latent_weight * latent_mse
