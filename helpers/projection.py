@@ -219,8 +219,9 @@ def broyden_update(
     """Broyden's rank-one correction of a Jacobian ``J`` stored ``(b, d, p)``, and of
     ``normal`` = ``J Jᵀ`` with it: the smallest change after which ``J`` maps ``step``
     ``(b, d)`` to the image change ``change`` ``(b, p)`` that the step really caused,
-    leaving every direction orthogonal to ``step`` alone. ``J + u vᵀ`` changes ``J Jᵀ`` by
-    ``w uᵀ + u wᵀ + |v|² u uᵀ`` with ``w = J v``, far cheaper than multiplying again.
+    leaving every direction orthogonal to ``step`` alone. With ``u`` = ``step``, ``J + u vᵀ``
+    changes ``J Jᵀ`` by ``w uᵀ + u wᵀ + |v|² u uᵀ`` with ``w = J v``, far cheaper than
+    multiplying again (symmetrised, so rounding cannot tilt it).
     A step too short to measure (float32 rounding would dominate the change) changes nothing."""
     predicted = tf.einsum("bdp,bd->bp", jacobian, step)
     length = tf.reduce_sum(tf.square(step), axis=1)
@@ -230,7 +231,7 @@ def broyden_update(
     outer = w[:, :, None] * step[:, None, :]
     normal = normal + outer + tf.transpose(outer, (0, 2, 1))
     normal = normal + tf.reduce_sum(tf.square(v), axis=1)[:, None, None] * step[:, :, None] * step[:, None, :]
-    return jacobian + step[:, :, None] * v[:, None, :], normal
+    return jacobian + step[:, :, None] * v[:, None, :], 0.5 * (normal + tf.transpose(normal, (0, 2, 1)))
 
 
 @tf.function(reduce_retracing=True)
@@ -241,7 +242,7 @@ def _gauss_newton_on_z(
     steps: tf.Tensor,
     jacobian_updates: tf.Tensor,
     damping: tf.Tensor,
-) -> tf.Tensor:
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Levenberg-Marquardt steps ``z -= (J Jᵀ + λ I)⁻¹ J r`` on the pixel residual ``r``.
 
     Only the first ``jacobian_updates`` steps recompute ``J`` by finite differences; the

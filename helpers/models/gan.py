@@ -10,10 +10,11 @@ our trials.
 
 The generator has two paths. The *content* path draws the picture (a plain DCGAN
 generator, trained by the discriminator alone); the *code* path is a faint image,
-``code_amplitude`` of the pixel range, that carries ``z`` (trained by the latent term
-alone). Real images shown to the discriminator carry a code of a random ``z`` too, so
-the code is no evidence of a fake. A digit has far fewer degrees of freedom than ``z``
-has coordinates; asking its shape to carry ``z`` made the digits unrecognisable.
+``code_amplitude`` of the pixel range, that carries ``z`` (the only path the latent term
+trains; the discriminator's gradient reaches it too). Real images shown to the
+discriminator carry a code of a random ``z``, so a code by itself is no sign of a fake.
+A digit has far fewer degrees of freedom than ``z`` has coordinates; asking its shape
+to carry ``z`` made the digits unrecognisable.
 Taught in ``03_gan_and_projection.ipynb``.
 """
 
@@ -184,7 +185,8 @@ class InvertibleDCGAN(keras.Model):
     def render(self, z: tf.Tensor, real: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, ...]:
         """``(fake, readable, real_seen)``: ``G(z)``; the same image with the gradient cut off from
         the content path (what the latent encoder reads); ``real`` as the discriminator sees it
-        (mixed with the code of a fresh ``z``, so a code is no sign of a fake)."""
+        (mixed with the code of a fresh ``z``, so a code by itself is no sign of a fake). With a
+        code path each call draws that fresh ``z`` from the model's seeded stream."""
         if self.code_paths is None:
             fake = self.generator(z, training=training)
             return fake, fake, real
