@@ -101,8 +101,9 @@ class GanConfig:
 
     generator_width: int = 128  # channels at 4 x 4, halved at each doubling of the side
     discriminator_width: int = 32  # channels of the first stride-2 stage, doubled at each one after
+    batch_spread: bool = True  # the discriminator sees how varied its batch is (gan.BatchSpread)
     encoder_units: int = 256  # hidden units of the latent encoder's dense layer
-    epochs: int = 150
+    epochs: int = 250
     batch_size: int = 64
     learning_rate: float = 2e-4  # generator and discriminator (Adam, beta_1 = 0.5, as in DCGAN)
     encoder_learning_rate: float = 1e-3

@@ -10,7 +10,9 @@ from crash import StopAfter
 from helpers import config
 from helpers.errors import ArtifactError
 from helpers.models.gan import (
+    BatchSpread,
     ImageGridSaver,
+    build_discriminator,
     build_gan,
     build_generator,
     expected_latent_dim,
@@ -56,6 +58,22 @@ def test_generator_mixes_a_faint_code_into_the_content():
     assert np.std(code) > 0.01  # a code that varies, not a constant
     plain = build_generator(12, (16, 16, 1), dataclasses.replace(CFG, code_amplitude=0.0))
     assert generator_paths(plain) is None and "code_image" not in {layer.name for layer in plain.layers}
+
+
+def test_batch_spread_lets_the_discriminator_see_a_batch_of_look_alikes():
+    varied = images(8)
+    alike = np.repeat(varied[:1], 8, axis=0)
+    spread = BatchSpread()
+    assert np.allclose(spread(alike).numpy()[..., -1], 1e-4, atol=1e-6)  # sqrt of the 1e-8 guard
+    channel = spread(varied).numpy()[..., -1]
+    assert np.allclose(channel, channel.flat[0]) and channel.flat[0] > 0.1  # one number, the batch's spread
+    discriminator = build_discriminator(SHAPE, dataclasses.replace(CFG, batch_spread=True))
+    assert "down_spread" in {layer.name for layer in discriminator.layers}
+    # the same image is judged differently among look-alikes than among varied images
+    assert not np.isclose(discriminator(alike)[0, 0], discriminator(varied)[0, 0], atol=1e-5)
+    plain = build_discriminator(SHAPE, dataclasses.replace(CFG, batch_spread=False))
+    assert "down_spread" not in {layer.name for layer in plain.layers}
+    np.testing.assert_allclose(plain(alike)[0], plain(varied[:1])[0], atol=1e-6)
 
 
 def test_latent_error_trains_only_the_code_path_and_real_images_carry_a_code():

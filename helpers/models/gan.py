@@ -1,12 +1,12 @@
 """An invertible DCGAN: ``z`` ``(d,)`` -> image ``(size, size, channels)`` in [-1, 1], and back.
 
 Three networks train together. The discriminator tells real images from generated
-ones; the generator fools it *and* keeps every coordinate of ``z`` readable from its
-image, because a latent encoder must recover all of ``z`` from ``G(z)`` and the
-generator pays ``latent_weight`` times that encoder's squared error (the InfoGAN idea,
-applied to the whole latent). InfoGAN shares the discriminator's body with the latent
-head; a separate encoder with its own, faster optimizer recovered ``z`` far better in
-our trials.
+ones (seeing, too, how varied its batch is: ``BatchSpread``); the generator fools it
+*and* keeps every coordinate of ``z`` readable from its image, because a latent encoder
+must recover all of ``z`` from ``G(z)`` and the generator pays ``latent_weight`` times
+that encoder's squared error (the InfoGAN idea, applied to the whole latent). InfoGAN
+shares the discriminator's body with the latent head; a separate encoder with its own,
+faster optimizer recovered ``z`` far better in our trials.
 
 The generator has two paths. The *content* path draws the picture (a plain DCGAN
 generator, trained by the discriminator alone); the *code* path is a faint image,
@@ -100,20 +100,40 @@ def generator_paths(generator: keras.Model) -> tuple[keras.Model, keras.Model] |
     return keras.Model(generator.inputs, [content, code]), keras.Model(generator.inputs, code)
 
 
-def conv_body(image: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:
+@keras.saving.register_keras_serializable(package="a2i")
+class BatchSpread(layers.Layer):
+    """Appends one channel holding how much the batch varies: the standard deviation of each
+    feature across the batch, averaged to one number (the "minibatch standard deviation" of
+    progressive GANs). A discriminator that sees it can tell a batch of look-alike fakes from
+    a varied real batch, which pushes the generator to cover every kind of digit."""
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        spread = tf.reduce_mean(tf.sqrt(tf.math.reduce_variance(x, axis=0) + 1e-8))
+        return tf.concat([x, tf.ones_like(x[..., :1]) * spread], axis=-1)
+
+
+def conv_body(
+    image: keras.KerasTensor, width: int, prefix: str, batch_spread: bool = False
+) -> keras.KerasTensor:
     """Stride-2 convolutions down to 4 x 4, channels doubling; flattened (every image reader
-    here: discriminators, critics and image encoders, also those of ``05_paired_generation``)."""
+    here: discriminators, critics and image encoders, also those of ``05_paired_generation``).
+    ``batch_spread`` adds a ``BatchSpread`` channel before the last convolution (discriminators)."""
     x = image
-    for i in range(_stages(image.shape[1])):
+    stages = _stages(image.shape[1])
+    for i in range(stages):
+        if batch_spread and i == stages - 1:
+            x = BatchSpread(name=f"{prefix}_spread")(x)
         x = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"{prefix}{i}")(x)
         x = layers.LeakyReLU(0.2)(x)
     return layers.Flatten()(x)
 
 
 def build_discriminator(image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
-    """Image -> one logit (real > 0). No batch normalisation, so real and fake batches stay independent."""
+    """Image -> one logit (real > 0). No batch normalisation, so real and fake batches stay independent;
+    with ``config.batch_spread`` it sees how varied its batch is (``BatchSpread``)."""
     image = keras.Input(shape=image_shape, name="image")
-    logit = layers.Dense(1, name="logit")(conv_body(image, config.discriminator_width, "down"))
+    body = conv_body(image, config.discriminator_width, "down", batch_spread=config.batch_spread)
+    logit = layers.Dense(1, name="logit")(body)
     return keras.Model(image, logit, name="discriminator")
 
 
