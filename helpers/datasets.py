@@ -7,6 +7,7 @@ out, never the same voice on both sides. Taught in ``01_preprocess.ipynb``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -183,6 +184,20 @@ def audio_catalog(source: str, paths: Paths) -> AudioCatalog:
             raise DownloadError(f"{root} has no 'recordings' folder: delete it and download again.")
         return scan_audio_folder(recordings, source="fsdd")
     return scan_audio_folder(source)
+
+
+def voice_kinds(source: str) -> dict[str, str]:
+    """Speaker -> voice kind for the embedded sample (the espeak-ng voice variant, e.g. ``f1`` of
+    ``en-gb-scotland+f1``, from ``manifest.json``); empty for any other source. Notebook 02 asks
+    whether the held-out voices' kinds also occur among the training voices."""
+    manifest = SAMPLE_AUDIO_DIR / "manifest.json"
+    if source != "sample" or not manifest.is_file():
+        return {}
+    entries = json.loads(manifest.read_text())
+    return {
+        parse_audio_name(Path(entry["file"]))[1]: entry["voice"].partition("+")[2] or entry["voice"]
+        for entry in entries
+    }
 
 
 def limit_speakers(catalog: AudioCatalog, max_speakers: int | None, seed: int) -> AudioCatalog:

@@ -11,6 +11,7 @@ from crash import StopAfter
 from helpers import config
 from helpers.audio import NormStats
 from helpers.errors import ArtifactError
+from helpers.evaluation import latent_shift_by_group
 from helpers.features import FeatureSplit
 from helpers.models.autoencoder import (
     AudioCodec,
@@ -96,6 +97,32 @@ def test_whitening_gives_identity_covariance_and_undoes_exactly():
     np.testing.assert_allclose(whitening.undo(white), latents, atol=1e-3)
     again = Whitening.from_dict(json.loads(json.dumps(whitening.to_dict())))
     np.testing.assert_allclose(again.apply(latents), white, atol=1e-6)
+
+
+def test_latent_shift_by_group_flags_only_the_group_that_drifts():
+    rng = np.random.default_rng(2)
+    speakers_of = lambda voices, clips: np.repeat([f"v{i}" for i in voices], clips)  # noqa: E731
+    train_speakers = speakers_of(range(40), 10)
+    train = rng.normal(size=(400, 8))
+    speakers = speakers_of(range(40, 52), 10)
+    latents = rng.normal(size=(120, 8))
+    drifted = np.isin(speakers, [f"v{i}" for i in range(48, 52)])
+    latents[drifted] += 0.6  # four voices of an unknown kind
+    report = latent_shift_by_group(
+        latents, speakers, {"known": ~drifted, "unknown": drifted, "none": np.zeros(120, bool)},
+        train, train_speakers, seed=0,
+    )  # fmt: skip
+    assert set(report) == {"known", "unknown"}  # an empty group is left out
+    assert (report["known"]["voices"], report["known"]["clips"]) == (8, 80)
+    assert (report["unknown"]["voices"], report["unknown"]["clips"]) == (4, 40)
+    for row in report.values():
+        p10, p50, p90 = row["train_groups_p10_p50_p90"]
+        assert 0 < p10 <= p50 <= p90
+    known, unknown = report["known"], report["unknown"]
+    assert known["latent_mean_abs"] < known["train_groups_p10_p50_p90"][2] * 1.5
+    assert unknown["latent_mean_abs"] > 2 * unknown["train_groups_p10_p50_p90"][2]
+    # fewer voices drift more by chance: the smaller group's reference sits higher
+    assert unknown["train_groups_p10_p50_p90"][1] > known["train_groups_p10_p50_p90"][1]
 
 
 class CountEpochs(keras.callbacks.Callback):

@@ -53,6 +53,15 @@ def test_limit_speakers_keeps_whole_voices(paths):
     assert len(small) == 50
 
 
+def test_voice_kinds_name_every_sample_speaker_and_nothing_elsewhere(paths):
+    catalog = datasets.audio_catalog("sample", paths)
+    kinds = datasets.voice_kinds("sample")
+    assert set(np.unique(catalog.speakers)) <= set(kinds)
+    assert kinds["engbscotlandf1"] == "f1" and kinds["enusm2"] == "m2"  # the variant after "+"
+    assert 10 < len(set(kinds.values())) < len(kinds)  # kinds are shared by some voices, not all
+    assert datasets.voice_kinds("fsdd") == {} and datasets.voice_kinds(str(paths.root)) == {}
+
+
 # --- folders -------------------------------------------------------------------------------
 
 
