@@ -72,6 +72,22 @@ def evaluate_audio_codec(
     return CodecReport(summary, latents, rebuilt, floor_clips, sc_db, lsd_db)
 
 
+def _training_group_drifts(
+    latents: np.ndarray, speakers: np.ndarray, size: int, seed: int, draws: int
+) -> list[float] | None:
+    """10th, 50th and 90th percentile of ``latent_mean_abs`` over ``draws`` random groups of
+    ``size`` training voices; None when there are not more than ``size`` voices to draw from."""
+    voices = np.unique(speakers)
+    if size >= len(voices):
+        return None
+    rng = np.random.default_rng(seed)
+    drifts = [
+        latent_moments(latents[np.isin(speakers, rng.choice(voices, size, replace=False))])["latent_mean_abs"]
+        for _ in range(draws)
+    ]
+    return [float(v) for v in np.percentile(drifts, [10, 50, 90])]
+
+
 def latent_shift_by_group(
     latents: np.ndarray,
     speakers: np.ndarray,
@@ -84,32 +100,27 @@ def latent_shift_by_group(
     """Where the held-out latents' mean drift comes from, group by group.
 
     ``groups`` maps a name to a boolean mask over the held-out clips (for example, voices
-    whose kind also occurs in training, and the others). Each group gets its voice and clip
-    counts, its ``latent_mean_abs`` and, as a reference, that quantity for ``draws`` random
-    groups of as many *training* voices (10th, 50th and 90th percentile): the drift a group
-    of that size shows when its voices are ones the model knows. Fewer voices drift more by
-    chance alone, so a group is only out of line when it is above its own reference.
+    whose kind also occurs in training, and the others). Each non-empty group gets its voice
+    and clip counts, its ``latent_mean_abs`` and, as ``train_groups_p10_p50_p90``, the same
+    quantity for ``draws`` random groups of as many *training* voices (matched on voices, not
+    clips; each group's draws are seeded alike): the drift a group of that size shows when its
+    voices are ones the model knows. Fewer voices drift more by chance alone, so a group is
+    only out of line above its own reference. The reference is None when the group has at
+    least as many voices as training does (there is nothing to draw).
     Notebook 02 reports it for the held-out voices.
     """
-    rng = np.random.default_rng(seed)
     train_latents, train_speakers = np.asarray(train_latents), np.asarray(train_speakers)
-    train_voices = np.unique(train_speakers)
     report = {}
     for name, mask in groups.items():
         voices = np.unique(np.asarray(speakers)[mask])
         if len(voices) == 0:
             continue
-        size = min(len(voices), len(train_voices))
-        reference = [
-            latent_moments(
-                train_latents[np.isin(train_speakers, rng.choice(train_voices, size, replace=False))]
-            )["latent_mean_abs"]
-            for _ in range(draws)
-        ]
         report[name] = {
             "voices": len(voices),
             "clips": int(np.sum(mask)),
             "latent_mean_abs": latent_moments(np.asarray(latents)[mask])["latent_mean_abs"],
-            "train_groups_p10_p50_p90": [float(v) for v in np.percentile(reference, [10, 50, 90])],
+            "train_groups_p10_p50_p90": _training_group_drifts(
+                train_latents, train_speakers, len(voices), seed, draws
+            ),
         }
     return report

@@ -99,13 +99,15 @@ def test_whitening_gives_identity_covariance_and_undoes_exactly():
     np.testing.assert_allclose(again.apply(latents), white, atol=1e-6)
 
 
+def voice_labels(voices: range, clips: int) -> np.ndarray:
+    """``clips`` speaker labels ``v<i>`` for each voice ``i``."""
+    return np.repeat([f"v{i}" for i in voices], clips)
+
+
 def test_latent_shift_by_group_flags_only_the_group_that_drifts():
     rng = np.random.default_rng(2)
-    speakers_of = lambda voices, clips: np.repeat([f"v{i}" for i in voices], clips)  # noqa: E731
-    train_speakers = speakers_of(range(40), 10)
-    train = rng.normal(size=(400, 8))
-    speakers = speakers_of(range(40, 52), 10)
-    latents = rng.normal(size=(120, 8))
+    train_speakers, train = voice_labels(range(40), 10), rng.normal(size=(400, 8))
+    speakers, latents = voice_labels(range(40, 52), 10), rng.normal(size=(120, 8))
     drifted = np.isin(speakers, [f"v{i}" for i in range(48, 52)])
     latents[drifted] += 0.6  # four voices of an unknown kind
     report = latent_shift_by_group(
@@ -123,6 +125,11 @@ def test_latent_shift_by_group_flags_only_the_group_that_drifts():
     assert unknown["latent_mean_abs"] > 2 * unknown["train_groups_p10_p50_p90"][2]
     # fewer voices drift more by chance: the smaller group's reference sits higher
     assert unknown["train_groups_p10_p50_p90"][1] > known["train_groups_p10_p50_p90"][1]
+    # a group as large as the training voices has no random groups to compare with
+    few = latent_shift_by_group(
+        latents, speakers, {"all": np.ones(120, bool)}, train[:50], train_speakers[:50]
+    )
+    assert few["all"]["voices"] == 12 and few["all"]["train_groups_p10_p50_p90"] is None
 
 
 class CountEpochs(keras.callbacks.Callback):

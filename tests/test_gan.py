@@ -61,6 +61,7 @@ def test_generator_mixes_a_faint_code_into_the_content():
 
 
 def test_batch_spread_lets_the_discriminator_see_a_batch_of_look_alikes():
+    keras.utils.set_random_seed(0)
     varied = images(8)
     alike = np.repeat(varied[:1], 8, axis=0)
     spread = BatchSpread()
@@ -69,6 +70,7 @@ def test_batch_spread_lets_the_discriminator_see_a_batch_of_look_alikes():
     assert np.allclose(channel, channel.flat[0]) and channel.flat[0] > 0.1  # one number, the batch's spread
     discriminator = build_discriminator(SHAPE, dataclasses.replace(CFG, batch_spread=True))
     assert "down_spread" in {layer.name for layer in discriminator.layers}
+    assert discriminator.get_layer("down1").input.shape[-1] == CFG.discriminator_width + 1  # before the last
     # the same image is judged differently among look-alikes than among varied images
     assert not np.isclose(discriminator(alike)[0, 0], discriminator(varied)[0, 0], atol=1e-5)
     plain = build_discriminator(SHAPE, dataclasses.replace(CFG, batch_spread=False))

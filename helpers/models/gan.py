@@ -105,7 +105,8 @@ class BatchSpread(layers.Layer):
     """Appends one channel holding how much the batch varies: the standard deviation of each
     feature across the batch, averaged to one number (the "minibatch standard deviation" of
     progressive GANs). A discriminator that sees it can tell a batch of look-alike fakes from
-    a varied real batch, which pushes the generator to cover every kind of digit."""
+    a varied real batch, which pushes the generator to cover every kind of digit.
+    Taught in ``03_gan_and_projection.ipynb``."""
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         spread = tf.reduce_mean(tf.sqrt(tf.math.reduce_variance(x, axis=0) + 1e-8))
