@@ -200,6 +200,21 @@ def voice_kinds(source: str) -> dict[str, str]:
     }
 
 
+def groups_by_voice_kind(
+    source: str, train_speakers: np.ndarray, speakers: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Masks over ``speakers`` (held-out clips): ``kind heard in training`` and ``kind never heard``
+    (see ``voice_kinds``; a voice missing from the manifest counts as never heard), or one group,
+    ``all held-out voices``, for a source without voice kinds. Notebook 02 feeds them to
+    ``evaluation.latent_shift_by_group``."""
+    kinds = voice_kinds(source)
+    if not kinds:
+        return {"all held-out voices": np.ones(len(speakers), bool)}
+    heard = {kinds.get(s) for s in train_speakers} - {None}
+    seen = np.array([kinds.get(s) in heard for s in speakers], bool)
+    return {"kind heard in training": seen, "kind never heard": ~seen}
+
+
 def limit_speakers(catalog: AudioCatalog, max_speakers: int | None, seed: int) -> AudioCatalog:
     """Keep all clips of at most ``max_speakers`` speakers chosen with ``seed``."""
     speakers = np.unique(catalog.speakers)

@@ -62,6 +62,15 @@ def test_voice_kinds_name_every_sample_speaker_and_nothing_elsewhere(paths):
     assert datasets.voice_kinds("fsdd") == {} and datasets.voice_kinds(str(paths.root)) == {}
 
 
+def test_voice_kind_groups_split_held_out_voices_by_whether_training_has_their_kind():
+    train, held_out = np.array(["engbm1", "enusm2"]), np.array(["engbscotlandf1", "enusm2", "nobody"])
+    groups = datasets.groups_by_voice_kind("sample", train, held_out)
+    np.testing.assert_array_equal(groups["kind heard in training"], [False, True, False])
+    np.testing.assert_array_equal(groups["kind never heard"], [True, False, True])  # unknown: never heard
+    only = datasets.groups_by_voice_kind("fsdd", train, held_out)
+    assert list(only) == ["all held-out voices"] and only["all held-out voices"].all()
+
+
 # --- folders -------------------------------------------------------------------------------
 
 
