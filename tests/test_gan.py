@@ -48,14 +48,20 @@ def test_generator_refuses_sizes_that_are_not_powers_of_two():
         build_generator(12, (48, 48, 1), CFG)
 
 
-def test_generator_mixes_a_faint_code_into_the_content():
+def test_generator_adds_a_faint_code_to_the_content_and_keeps_the_pixel_range():
     z = sample_latents(3, 12, 0)
     generator = build_generator(12, (16, 16, 1), dataclasses.replace(CFG, code_amplitude=0.1))
     (both, code_only) = generator_paths(generator)
     content, code = (t.numpy() for t in both(z))
-    np.testing.assert_allclose(generator(z).numpy(), 0.9 * content + 0.1 * code, atol=1e-6)
+    np.testing.assert_allclose(generator(z).numpy(), np.clip(content + 0.1 * code, -1, 1), atol=1e-6)
     np.testing.assert_allclose(code_only(z).numpy(), code, atol=1e-6)
     assert np.std(code) > 0.01  # a code that varies, not a constant
+    # the content keeps its contrast: a zero code leaves every pixel, black and white included, as it was
+    mix = generator.get_layer("mixed")
+    picture = np.linspace(-1.0, 1.0, 9, dtype=np.float32).reshape(1, 3, 3, 1)
+    np.testing.assert_allclose(mix(picture, np.zeros_like(picture)).numpy(), picture)
+    reloaded = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(mix))
+    assert reloaded.amplitude == 0.1
     plain = build_generator(12, (16, 16, 1), dataclasses.replace(CFG, code_amplitude=0.0))
     assert generator_paths(plain) is None and "code_image" not in {layer.name for layer in plain.layers}
 
@@ -95,19 +101,27 @@ def test_latent_error_trains_only_the_code_path_and_real_images_carry_a_code():
     realism_grads = tape.gradient(realism, content_vars)
     assert all(g is not None for g in realism_grads)
     np.testing.assert_allclose(fake.numpy(), gan.generator(z).numpy(), atol=1e-5)  # the same mix
-    real_code = (real_seen.numpy() - 0.9 * real.numpy()) / 0.1
-    assert np.abs(real_code).max() <= 1.0 + 1e-4 and np.std(real_code) > 0.01
-    own_code = generator_paths(gan.generator)[1](z).numpy()
+    inside = np.abs(real_seen.numpy()) < 1.0  # where the clip left the code whole
+    real_code = (real_seen.numpy() - real.numpy())[inside] / 0.1
+    assert inside.mean() > 0.8 and np.abs(real_code).max() <= 1.0 + 1e-4 and np.std(real_code) > 0.01
+    own_code = generator_paths(gan.generator)[1](z).numpy()[inside]
     assert not np.allclose(real_code, own_code, atol=1e-3)  # the code of another z
 
 
 def test_gan_shapes_metrics_and_a_finite_training_run(tmp_path):
     gan = build_gan(8, SHAPE, CFG, seed=0)
-    assert [m.name for m in gan.metrics] == ["d_loss", "g_loss", "latent_mse", "real_score", "fake_score"]
+    assert [m.name for m in gan.metrics] == [
+        "d_loss",
+        "g_loss",
+        "latent_mse",
+        "real_score",
+        "fake_score",
+        "r1",
+    ]
     preset = dataclasses.replace(PRESET, gan=dataclasses.replace(CFG, epochs=3))
     history = train_gan(gan, images(), preset, tmp_path, sample_latents(4, 8, 0))
     assert len(history["d_loss"]) == 3
-    assert all(np.isfinite(history[key]).all() for key in ("d_loss", "g_loss", "latent_mse"))
+    assert all(np.isfinite(history[key]).all() for key in ("d_loss", "g_loss", "latent_mse", "r1"))
     assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == [f"epoch_00{i}.png" for i in (1, 2, 3)]
 
 
@@ -125,6 +139,66 @@ def test_latent_term_reaches_the_generator():
     assert updates[50.0] != pytest.approx(updates[0.0], rel=1e-3)
 
 
+def test_r1_penalty_measures_the_discriminator_slope_on_real_images_and_changes_its_update():
+    data = np.tanh(images(16) * 2 - 1)
+    updates, penalties = {}, {}
+    for weight in (0.0, 10.0):
+        gan = build_gan(8, SHAPE, dataclasses.replace(CFG, r1_weight=weight), seed=0)
+        gan.d_optimizer = keras.optimizers.SGD(0.1)  # an update proportional to the gradient
+        before = [w.copy() for w in gan.discriminator.get_weights()]
+        penalties[weight] = gan.train_on_batch(data, return_dict=True)["r1"]
+        updates[weight] = [a - b for a, b in zip(gan.discriminator.get_weights(), before, strict=True)]
+    assert penalties[0.0] == 0.0 and np.isfinite(penalties[10.0]) and penalties[10.0] > 0.0
+    # the same first step from the same weights: the difference is the penalty's gradient
+    change = sum(np.abs(a - b).sum() for a, b in zip(updates[0.0], updates[10.0], strict=True))
+    assert change > 1e-3 * sum(np.abs(a).sum() for a in updates[0.0])
+    # and the penalty is the mean squared slope of the real logits, measured independently
+    gan = build_gan(8, SHAPE, dataclasses.replace(CFG, r1_weight=1.0, code_amplitude=0.0), seed=0)
+    real = tf.constant(data)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        logits = gan.discriminator(real, training=True)
+    slope = float(tf.reduce_mean(tf.reduce_sum(tf.square(tape.gradient(logits, real)), axis=[1, 2, 3])))
+    assert gan.train_on_batch(data, return_dict=True)["r1"] == pytest.approx(slope, rel=1e-4)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.9])
+def test_the_generator_kept_is_the_average_of_its_weights_or_the_last_ones(tmp_path, decay):
+    """With ``average_decay`` the kept weights are an average of those training went through:
+    between their smallest and largest values, and not the last step's; without it, the last."""
+    cfg = dataclasses.replace(CFG, epochs=3, average_decay=decay)
+    gan = build_gan(8, SHAPE, cfg, seed=0)
+    trainable = [i for i, w in enumerate(gan.generator.weights) if w.trainable]
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = [[w.copy() for w in gan.generator.get_weights()]]
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append([w.copy() for w in self.model.generator.get_weights()])
+
+    record = Record()
+    train_gan(
+        gan,
+        images(),
+        dataclasses.replace(PRESET, gan=cfg),
+        tmp_path,
+        sample_latents(4, 8, 0),
+        callbacks=[record],
+    )
+    kept = gan.generator.get_weights()
+    assert len(record.seen) == 1 + 3 * (32 // 8)
+    for i in trainable:
+        history = np.stack([step[i] for step in record.seen])
+        if decay == 0:
+            np.testing.assert_array_equal(kept[i], history[-1])
+        else:
+            assert np.all(kept[i] >= history.min(0) - 1e-6) and np.all(kept[i] <= history.max(0) + 1e-6)
+    if decay:
+        assert not all(np.allclose(kept[i], record.seen[-1][i], atol=1e-6) for i in trainable)
+
+
 def test_interrupted_gan_training_resumes_with_weights_and_optimizer_state(tmp_path):
     import tensorflow as tf
 
@@ -133,7 +207,8 @@ def test_interrupted_gan_training_resumes_with_weights_and_optimizer_state(tmp_p
     with pytest.raises(KeyboardInterrupt):
         fit_resumable(first, data, 4, tmp_path, callbacks=[StopAfter(2)], verbose=0)
     saved = [w.copy() for w in first.generator.get_weights()]
-    assert int(first.g_optimizer.iterations) == 8
+    saved_optimizer = [v.numpy().copy() for v in first.g_optimizer.variables]  # the weight average too
+    assert int(first.g_optimizer.iterations) == 8 and first.g_optimizer.use_ema
 
     second = build_gan(8, SHAPE, CFG, seed=1)  # another process: other starting weights
 
@@ -141,12 +216,15 @@ def test_interrupted_gan_training_resumes_with_weights_and_optimizer_state(tmp_p
         def on_train_begin(self, logs=None):
             self.weights = [w.copy() for w in self.model.generator.get_weights()]
             self.iterations = int(self.model.g_optimizer.iterations)
+            self.optimizer_state = [v.numpy().copy() for v in self.model.g_optimizer.variables]
 
     check = Check()
     history = fit_resumable(second, data, 4, tmp_path, callbacks=[check], verbose=0)
     for restored, expected in zip(check.weights, saved, strict=True):
         np.testing.assert_allclose(restored, expected)
     assert check.iterations == 8, "the optimizers' state comes back with the weights"
+    for restored, expected in zip(check.optimizer_state, saved_optimizer, strict=True):
+        np.testing.assert_allclose(restored, expected)
     assert history["epoch"] == [0, 1, 2, 3]
 
 
