@@ -17,6 +17,7 @@ from helpers.models.gan import (
     build_generator,
     expected_latent_dim,
     generator_paths,
+    keep_average_generator,
     load_image_model,
     sample_latents,
     save_image_model,
@@ -197,6 +198,14 @@ def test_the_generator_kept_is_the_average_of_its_weights_or_the_last_ones(tmp_p
             assert np.all(kept[i] >= history.min(0) - 1e-6) and np.all(kept[i] <= history.max(0) + 1e-6)
     if decay:
         assert not all(np.allclose(kept[i], record.seen[-1][i], atol=1e-6) for i in trainable)
+
+
+def test_keeping_the_average_refuses_an_optimizer_built_for_other_weights():
+    gan = build_gan(8, SHAPE, CFG, seed=0)
+    gan.g_optimizer = keras.optimizers.Adam(use_ema=True)
+    gan.g_optimizer.build(gan.discriminator.trainable_variables[:1])
+    with pytest.raises(ValueError, match="averages other weights"):
+        keep_average_generator(gan)
 
 
 def test_interrupted_gan_training_resumes_with_weights_and_optimizer_state(tmp_path):

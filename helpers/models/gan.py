@@ -410,7 +410,10 @@ def keep_average_generator(gan: InvertibleDCGAN) -> None:
     if optimizer.use_ema and len(optimizer._model_variables_moving_average) != len(
         gan.generator.trainable_variables
     ):
-        raise ArtifactError("the generator's optimizer averages other weights than the generator's")
+        raise ValueError(  # a programming error (the optimizer was built for other weights), not a bad file
+            "the generator's optimizer averages other weights than the generator's: build it with "
+            "build_gan, which builds each optimizer on its own network's weights"
+        )
     optimizer.finalize_variable_values(gan.generator.trainable_variables)
 
 
