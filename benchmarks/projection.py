@@ -7,8 +7,10 @@ Honours A2I_PRESET, A2I_IMAGE_SOURCE and A2I_ARTIFACTS. Training checkpoints to 
 temporary folder and never touches ``image_model/``. Prints one JSON object:
 recovery_rate, median_cos, pixel_mse, ms_per_image, baseline_steps,
 baseline_recovery_rate, baseline_ms_per_image, fd, fd_real_baseline,
-classifier_accuracy, train_seconds (and a few more). Recovery is measured on 8-bit
-images of G(z) for z from the prior, and on test-clip latents when audio_model/ exists.
+classifier_accuracy, train_seconds (and a few more: each stage of the method alone,
+encoder_only_* and feedback_only_*). Recovery is measured on 8-bit images of G(z) for z
+from the prior, and (audio_recovery_rate) for z = the test clips' latents when
+audio_model/ and the preset's features exist.
 Targets (demo, 2 cores): recovery_rate >= 0.95; ms_per_image <= 100; >= 10x faster than
 the baseline at an equal or better recovery rate; fd <= 3 x fd_real_baseline; GAN
 training < 10 min. Each method's time is the fastest of ``TIMING_REPEATS`` runs.
@@ -35,11 +37,12 @@ from helpers.models.gan import (
     sample_latents,
     train_gan,
 )
-from helpers.projection import train_inversion_encoder
+from helpers.projection import stopped_after, train_inversion_encoder
 from helpers.projection_eval import (
     as_png,
     baseline_projector,
     classifier_accuracy,
+    heldout_clip_latents,
     image_quality,
     learned_projector,
     timed_projection,
@@ -84,14 +87,22 @@ def main(no_train: bool) -> dict:
 
     z = sample_latents(cfg.eval_images, latent_dim, preset.seed + 1)
     images = as_png(generate(generator, z))
-    encoder_only_projector = learned_projector(generator, encoder, preset, steps=0)
-    encoder_only = timed_projection(encoder_only_projector, images, z, TIMING_REPEATS)
-    learned = timed_projection(learned_projector(generator, encoder, preset), images, z, TIMING_REPEATS)
+    stages = {
+        stage: timed_projection(
+            learned_projector(generator, encoder, stopped_after(cfg, stage)), images, z, TIMING_REPEATS
+        )
+        for stage in ("encoder", "feedback")
+    }
+    learned = timed_projection(learned_projector(generator, encoder, cfg), images, z, TIMING_REPEATS)
     n_baseline = min(len(z), 256)
     baseline = timed_projection(
         baseline_projector(generator, preset), images[:n_baseline], z[:n_baseline], TIMING_REPEATS
     )
     pixel_mse = float(np.mean((generate(generator, learned.z_hat) - images) ** 2))
+    z_audio = heldout_clip_latents(preset, paths, latent_dim)
+    audio = None if z_audio is None else timed_projection(
+        learned_projector(generator, encoder, cfg), as_png(generate(generator, z_audio)), z_audio
+    )  # fmt: skip
     quality = image_quality(generator, judge, train.images, test.images, preset.seed + 2)
     return {
         "preset": preset.name,
@@ -100,11 +111,21 @@ def main(no_train: bool) -> dict:
         "eval_images": len(z),
         "recovery_rate": round(float(np.mean(learned.cos >= 0.99)), 4),
         "median_cos": round(float(np.median(learned.cos)), 4),
-        "encoder_only_recovery_rate": round(float(np.mean(encoder_only.cos >= 0.99)), 4),
-        "encoder_only_median_cos": round(float(np.median(encoder_only.cos)), 4),
-        "encoder_only_ms_per_image": round(encoder_only.ms_per_image, 2),
+        "audio_recovery_rate": None if audio is None else round(float(np.mean(audio.cos >= 0.99)), 4),
+        "audio_median_cos": None if audio is None else round(float(np.median(audio.cos)), 4),
+        **{
+            f"{stage}_only_{key}": value
+            for stage, run in stages.items()
+            for key, value in (
+                ("recovery_rate", round(float(np.mean(run.cos >= 0.99)), 4)),
+                ("median_cos", round(float(np.median(run.cos)), 4)),
+                ("ms_per_image", round(run.ms_per_image, 2)),
+            )
+        },
         "pixel_mse": round(pixel_mse, 6),
         "ms_per_image": round(learned.ms_per_image, 2),
+        "feedback_steps": cfg.feedback_steps,
+        "fit_tolerance": cfg.fit_tolerance,
         "refine_steps": cfg.refine_steps,
         "jacobian_updates": cfg.jacobian_updates,
         "polish_steps": cfg.polish_steps,

@@ -116,13 +116,13 @@ class GanConfig:
     inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs
     inversion_batch_size: int = 128
     inversion_learning_rate: float = 5e-4  # start of a cosine decay to a tenth
-    refine_steps: int = 5  # Gauss-Newton steps on z after the encoder's estimate
+    feedback_steps: int = 8  # z += E(x) - E(G(z)) after the encoder's estimate E(x)
+    fit_tolerance: float = 0.01  # images whose RMS pixel error ([0, 1] units) is still above this get
+    # Gauss-Newton steps (8-bit rounding alone gives 0.0011)
+    refine_steps: int = 5  # Gauss-Newton steps on z for those images
     jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (Broyden corrects it after)
     damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
-    polish_steps: int = 2  # further steps, each with a fresh Jacobian, for images still fitted poorly
-    polish_tolerance: float = (
-        0.01  # "poorly": RMS pixel error above this ([0, 1] units; 8-bit rounding 0.0011)
-    )
+    polish_steps: int = 2  # further steps, each with a fresh Jacobian, for images still above it
     adam_steps: int = 100  # the first attempt, shown for comparison: Adam steps after the encoder
     adam_learning_rate: float = 0.1
     prior_weight: float = 1e-3  # weight of (||z|| / sqrt(d) - 1)^2 in the Adam comparison

@@ -1,14 +1,17 @@
 """Projection: find the ``z`` whose generated image is a given image (image -> ``z``).
 
-``project_images`` starts from an inversion encoder's estimate and polishes it with a
-few Gauss-Newton (Levenberg-Marquardt) steps on the pixel error; the encoder is the GAN's
-latent encoder fine-tuned on generated images damaged the way a shared image is (8-bit
-quantisation, JPEG at quality 50-95, a slight resize). Gauss-Newton solves for all of
-``z`` at once, so the directions the generator renders faintly are found as fast as the
-loud ones; Adam crawls along them (``project_images_adam`` keeps that first attempt for
-comparison). ``project_images_baseline`` is the published method, kept so the comparison
-can be rerun: Adam from a random start.
-Images are ``(n, h, w, c)`` in [0, 1]. Taught in ``03_gan_and_projection.ipynb``.
+``project_images`` starts from an inversion encoder's estimate and improves it in two
+stages. Feedback steps ``z += E(x) - E(G(z))`` come first: the encoder is read twice, on
+the target and on the current image, so its own bias cancels and each step costs one
+generator and one encoder call. Images whose pixels still miss then get a few
+Gauss-Newton (Levenberg-Marquardt) steps on the pixel error, which solve for all of ``z``
+at once and cope with damaged images (JPEG), where the feedback steps go astray.
+The encoder is the GAN's latent encoder fine-tuned on generated images damaged the way a
+shared image is (8-bit quantisation, JPEG at quality 50-95, a slight resize).
+``project_images_adam`` keeps the first attempt (Adam after the encoder) for comparison,
+and ``project_images_baseline`` the published method (Adam from a random start), so the
+comparisons can be rerun. Images are ``(n, h, w, c)`` in [0, 1]. Taught in
+``03_gan_and_projection.ipynb``.
 """
 
 from __future__ import annotations
@@ -281,8 +284,46 @@ def _gauss_newton_on_z(
         error = tf.reduce_sum(tf.square(image - targets), axis=1)
         better = error < best_error
         best_z = tf.where(better[:, None], z, best_z)
-        best_error = tf.minimum(error, best_error)
+        best_error = tf.where(better, error, best_error)
     return best_z, best_error
+
+
+@tf.function(reduce_retracing=True)
+def _feedback_on_z(
+    generator: keras.Model, encoder: keras.Model, targets: tf.Tensor, steps: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """``steps`` feedback steps ``z += E(x) - E(G(z))`` from the encoder's estimate ``E(x)``.
+
+    The encoder's error on the target and on the current image are alike, so the difference
+    moves ``z`` by what separates the two images, as the encoder sees it; its own bias
+    cancels, and the fixed point is a ``z`` whose image the encoder cannot tell from ``x``.
+    Each image keeps the ``z`` with the smallest pixel error seen (on a damaged image the
+    steps can wander off). Returns that ``z`` ``(b, d)`` and its summed squared pixel error
+    ``(b,)`` ([-1, 1] units), as ``_gauss_newton_on_z`` does.
+    """
+    latent_dim = generator.input_shape[-1]
+    flat_targets = tf.reshape(targets, (tf.shape(targets)[0], -1))
+    aim = encoder(targets, training=False)
+    z = best_z = aim
+    best_error = tf.fill([tf.shape(targets)[0]], np.inf)
+
+    def keep_best(image: tf.Tensor, z: tf.Tensor, best_z: tf.Tensor, best_error: tf.Tensor):
+        error = tf.reduce_sum(tf.square(tf.reshape(image, tf.shape(flat_targets)) - flat_targets), axis=1)
+        better = error < best_error  # False for a NaN error: the last finite fit stays
+        return tf.where(better[:, None], z, best_z), tf.where(better, error, best_error)
+
+    for _ in tf.range(steps):
+        tf.autograph.experimental.set_loop_options(
+            shape_invariants=[
+                (z, tf.TensorShape([None, latent_dim])),
+                (best_z, tf.TensorShape([None, latent_dim])),
+                (best_error, tf.TensorShape([None])),
+            ]
+        )
+        image = generator(z, training=False)
+        best_z, best_error = keep_best(image, z, best_z, best_error)
+        z = z + aim - encoder(image, training=False)
+    return keep_best(generator(z, training=False), z, best_z, best_error)
 
 
 def project_images(
@@ -294,77 +335,95 @@ def project_images(
     damping: float = 1e-3,
     batch_size: int = 32,
     polish_steps: int = 0,
-    polish_tolerance: float = 0.01,
+    tolerance: float = 0.01,
+    feedback_steps: int = 0,
 ) -> np.ndarray:
-    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1]: the encoder's estimate,
-    then ``steps`` Gauss-Newton steps on the squared pixel error (see ``_gauss_newton_on_z``).
+    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1], in three stages:
 
-    An image still off by more than ``polish_tolerance`` (root-mean-square pixel error,
-    [0, 1] units; 8-bit rounding alone gives 0.0011) then gets up to ``polish_steps`` more
-    steps, each with a fresh Jacobian: steps with a corrected old Jacobian converge slowly
-    from far away, as on a JPEG-damaged image. Clean images rarely need it, so it costs
-    little on average.
-    Memory grows with ``batch_size x (d + 1)`` generator calls at once; 32 suits a CPU.
+    1. the encoder's estimate, then ``feedback_steps`` feedback steps (``_feedback_on_z``);
+    2. each image still off by more than ``tolerance`` (root-mean-square pixel error, [0, 1]
+       units; 8-bit rounding alone gives 0.0011) gets ``steps`` Gauss-Newton steps on the
+       squared pixel error, the first ``jacobian_updates`` with a fresh Jacobian
+       (``_gauss_newton_on_z``);
+    3. each image still off by more than ``tolerance`` gets ``polish_steps`` more steps,
+       each with a fresh Jacobian: steps with a corrected old Jacobian converge slowly from
+       far away, as on a JPEG-damaged image. (This stage runs even when ``steps`` is 0.)
+
+    A clean image usually leaves after stage 1, so the Jacobians (``d + 1`` generator calls
+    each) are spent on the images that need them. The test is the pixel error alone: an
+    image within ``tolerance`` is taken as fitted even if a direction of ``z`` that the
+    generator renders faintly is still off (on the demo model no such image was found
+    among the prior latents or the test clips' latents). Memory grows with
+    ``batch_size x (d + 1)`` generator calls at once; 32 suits a CPU.
     """
-    damping_t = tf.constant(damping, tf.float32)
-
-    def refine(targets: tf.Tensor, start: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        if steps == 0:
-            return start, tf.zeros([tf.shape(start)[0]])
-        return _gauss_newton_on_z(
-            generator, targets, start, tf.constant(steps), tf.constant(jacobian_updates), damping_t
-        )
-
-    z, error = _from_encoder_estimates(images, encoder, batch_size, refine)
-    # the tolerance in the solver's units: a summed squared error over [-1, 1] pixels
-    limit = int(np.prod(np.shape(images)[1:])) * (2.0 * polish_tolerance) ** 2
-    poor = np.flatnonzero(error > limit) if polish_steps > 0 and steps > 0 else np.array([], int)
     targets = to_tanh_range(images)
-    for i in range(0, len(poor), batch_size):  # the poor fits of all batches, batched again
-        chosen = poor[i : i + batch_size]
-        polished, _ = _gauss_newton_on_z(
-            generator, tf.constant(targets[chosen]), tf.constant(z[chosen]), tf.constant(polish_steps),
-            tf.constant(polish_steps), damping_t,
-        )  # fmt: skip
-        z[chosen] = polished.numpy()
+    fits = [
+        _feedback_on_z(
+            generator, encoder, tf.constant(targets[i : i + batch_size]), tf.constant(feedback_steps)
+        )
+        for i in range(0, len(targets), batch_size)
+    ]
+    z, error = (np.concatenate([fit[k].numpy() for fit in fits]) for k in (0, 1))
+    # the tolerance in the solvers' units: a summed squared error over [-1, 1] pixels
+    limit = int(np.prod(np.shape(images)[1:])) * (2.0 * tolerance) ** 2
+    damping_t = tf.constant(damping, tf.float32)
+    for count, fresh in ((steps, jacobian_updates), (polish_steps, polish_steps)):
+        poor = np.flatnonzero(error > limit) if count > 0 else np.array([], int)
+        for i in range(0, len(poor), batch_size):  # the poor fits of all batches, batched again
+            chosen = poor[i : i + batch_size]
+            z_t, error_t = _gauss_newton_on_z(
+                generator, tf.constant(targets[chosen]), tf.constant(z[chosen]), tf.constant(count),
+                tf.constant(fresh), damping_t,
+            )  # fmt: skip
+            z[chosen], error[chosen] = z_t.numpy(), error_t.numpy()
     return z
 
 
 def project_with_settings(
-    images: np.ndarray,
-    generator: keras.Model,
-    encoder: keras.Model,
-    settings: GanConfig,
-    steps: int | None = None,
+    images: np.ndarray, generator: keras.Model, encoder: keras.Model, settings: GanConfig
 ) -> np.ndarray:
     """``project_images`` with the projection fields of ``settings`` (a preset's ``GanConfig``,
-    or one read back by ``saved_projection_settings``); ``steps`` overrides ``refine_steps``."""
+    or one read back by ``saved_projection_settings``)."""
     return project_images(
-        images, generator, encoder, settings.refine_steps if steps is None else steps,
-        settings.jacobian_updates, settings.damping, polish_steps=settings.polish_steps,
-        polish_tolerance=settings.polish_tolerance,
+        images, generator, encoder, settings.refine_steps, settings.jacobian_updates, settings.damping,
+        polish_steps=settings.polish_steps, tolerance=settings.fit_tolerance,
+        feedback_steps=settings.feedback_steps,
     )  # fmt: skip
+
+
+def stopped_after(settings: GanConfig, stage: str) -> GanConfig:
+    """``settings`` cut after a stage of ``project_images``: ``"encoder"`` (its estimate alone)
+    or ``"feedback"`` (no Gauss-Newton); notebook 03 and the benchmark measure each stage."""
+    if stage not in ("encoder", "feedback"):
+        raise ValueError(f"stage must be 'encoder' or 'feedback', not {stage!r}")
+    feedback_steps = settings.feedback_steps if stage == "feedback" else 0
+    return dataclasses.replace(settings, feedback_steps=feedback_steps, refine_steps=0, polish_steps=0)
+
+
+_SAVED_NAMES = {  # key in config.json's "projection" -> GanConfig field
+    "feedback_steps": "feedback_steps",
+    "steps": "refine_steps",
+    "jacobian_updates": "jacobian_updates",
+    "damping": "damping",
+    "polish_steps": "polish_steps",
+    "fit_tolerance": "fit_tolerance",
+    "polish_tolerance": "fit_tolerance",  # its name before the feedback steps
+}
 
 
 def projection_settings_dict(settings: GanConfig) -> dict:
     """The projection settings as saved in an image model's ``config.json`` ("projection")."""
     return {
-        "method": "encoder + Gauss-Newton",
-        "steps": settings.refine_steps,
-        "jacobian_updates": settings.jacobian_updates,
-        "damping": settings.damping,
-        "polish_steps": settings.polish_steps,
-        "polish_tolerance": settings.polish_tolerance,
+        "method": "encoder + feedback + Gauss-Newton",
+        **{key: getattr(settings, name) for key, name in _SAVED_NAMES.items() if key != "polish_tolerance"},
     }
 
 
 def saved_projection_settings(saved: dict) -> GanConfig:
     """A ``GanConfig`` whose projection fields come from ``projection_settings_dict``'s output;
     fields an older save lacks keep their defaults."""
-    names = {"steps": "refine_steps", "jacobian_updates": "jacobian_updates", "damping": "damping"}
-    names |= {"polish_steps": "polish_steps", "polish_tolerance": "polish_tolerance"}
     return dataclasses.replace(
-        GanConfig(), **{names[key]: value for key, value in saved.items() if key in names}
+        GanConfig(), **{_SAVED_NAMES[key]: value for key, value in saved.items() if key in _SAVED_NAMES}
     )
 
 

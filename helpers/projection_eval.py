@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from helpers.config import Preset
+from helpers import config, features
+from helpers.config import GanConfig, Paths, Preset
 from helpers.metrics import cosine_rows, frechet_distance
+from helpers.models.autoencoder import load_audio_codec
 from helpers.models.classifier import classify, image_features, is_classifier
 from helpers.models.gan import generate, sample_latents
 from helpers.projection import project_images_adam, project_images_baseline, project_with_settings
@@ -38,11 +40,14 @@ class ProjectionRun:
 
 
 def timed_projection(project, images: np.ndarray, z: np.ndarray, repeats: int = 1) -> ProjectionRun:
-    """Run ``project(images)`` once on a few images (graph tracing), then time it on all.
+    """Run ``project(images)`` once on two images (graph tracing), then time it on all.
 
-    With ``repeats`` > 1 the whole set is projected that many times and the fastest run
-    counts (as ``timeit`` does: other work on the machine only ever adds time), so a
-    comparison of two methods timed alike does not flip with the machine's load.
+    The first timed run can still trace: a batch of another size relaxes a graph's shapes
+    once, and a stage the two images skipped (Gauss-Newton for poor fits) is traced when
+    first reached. With ``repeats`` > 1 the whole set is projected that many times and the
+    fastest run counts (as ``timeit`` does: tracing and other work on the machine only ever
+    add time), so the time is the steady cost, and a comparison of two methods timed alike
+    does not flip with the machine's load.
     """
     project(images[:2])
     seconds = []
@@ -53,9 +58,10 @@ def timed_projection(project, images: np.ndarray, z: np.ndarray, repeats: int = 
     return ProjectionRun(z_hat, cosine_rows(z, z_hat), min(seconds))
 
 
-def learned_projector(generator: keras.Model, encoder: keras.Model, preset: Preset, steps: int | None = None):
-    """``images -> z_hat``: encoder + the preset's Gauss-Newton steps (``steps`` overrides)."""
-    return lambda images: project_with_settings(images, generator, encoder, preset.gan, steps)
+def learned_projector(generator: keras.Model, encoder: keras.Model, settings: GanConfig):
+    """``images -> z_hat`` with ``project_images`` and the projection fields of ``settings``
+    (``preset.gan``, or ``stopped_after(preset.gan, stage)`` to measure one stage)."""
+    return lambda images: project_with_settings(images, generator, encoder, settings)
 
 
 def adam_projector(generator: keras.Model, encoder: keras.Model, preset: Preset):
@@ -72,6 +78,17 @@ def baseline_projector(generator: keras.Model, preset: Preset):
     return lambda images: project_images_baseline(
         images, generator, cfg.baseline_steps, cfg.baseline_learning_rate, seed=preset.seed
     )
+
+
+def heldout_clip_latents(preset: Preset, paths: Paths, latent_dim: int) -> np.ndarray | None:
+    """The audio autoencoder's latents ``(n, d)`` of the test clips (notebook 01's features,
+    notebook 02's model): the ``z`` projection must recover in the round trip. None while
+    either is missing for this preset."""
+    feature_dir = features.features_dir(paths, preset, config.audio_source())
+    if not ((paths.audio_model / "config.json").is_file() and features.has_features(feature_dir)):
+        return None
+    codec, _ = load_audio_codec(paths.audio_model, preset.front_end, latent_dim)
+    return codec.encode(features.load_split(feature_dir, "test").spectrograms)
 
 
 def image_quality(

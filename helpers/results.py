@@ -205,9 +205,11 @@ def _projection(r: dict) -> str:
                 pct(r["recovery_rate"]),
                 verdict(r["recovery_rate"] >= 0.95, "≥ 95 %"),
             ),
+            ("… of the test clips' latents", pct(r.get("audio_recovery_rate")), ""),
             (
-                "… encoder only / published baseline",
-                f"{pct(r['encoder_only_recovery_rate'])} / {pct(r['baseline_recovery_rate'])}",
+                "… encoder only / encoder + feedback steps / published baseline",
+                f"{pct(r['encoder_only_recovery_rate'])} / {pct(r.get('feedback_only_recovery_rate'))}"
+                f" / {pct(r['baseline_recovery_rate'])}",
                 "",
             ),
             (

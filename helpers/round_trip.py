@@ -31,7 +31,7 @@ class Bridge:
     codec: AudioCodec
     generator: keras.Model
     inversion_encoder: keras.Model
-    projection: GanConfig  # its projection fields (steps, Jacobian updates, damping, polishing)
+    projection: GanConfig  # its projection fields (feedback and Gauss-Newton steps, tolerance, ...)
     gl_iterations: int
     seed: int = 0  # Griffin-Lim's initial phase
     judge: keras.Model | None = None  # the image model's digit classifier, when it was saved
@@ -57,7 +57,7 @@ class Bridge:
         return generate(self.generator, latents)
 
     def images_to_latents(self, images: np.ndarray) -> np.ndarray:
-        """Images ``(n, h, w, c)`` in [0, 1] -> latents ``(n, d)`` by projection (encoder + Gauss-Newton)."""
+        """Images ``(n, h, w, c)`` in [0, 1] -> latents ``(n, d)`` by projection (``project_images``)."""
         images = np.asarray(images, np.float32)
         if images.shape[1:] != self.image_shape:
             raise ValueError(f"expected images of shape {self.image_shape}, got {images.shape[1:]}")

@@ -77,7 +77,8 @@ def test_projection_benchmark_trains_and_measures(tmp_path):
     assert report["latent_dim"] == 16 and report["baseline_steps"] == 40 and report["timing_repeats"] == 3
     assert 0.0 <= report["recovery_rate"] <= 1.0 and -1.0 <= report["median_cos"] <= 1.0
     assert report["ms_per_image"] > 0 and report["baseline_ms_per_image"] > 0
-    assert 0 < report["encoder_only_ms_per_image"] < report["ms_per_image"]
+    assert 0 < report["encoder_only_ms_per_image"] < report["feedback_only_ms_per_image"]
+    assert report["feedback_steps"] == 8 and report["audio_recovery_rate"] is None  # no audio model here
     assert report["fd"] >= 0 and report["fd_real_baseline"] >= 0 and 0 <= report["classifier_accuracy"] <= 1
     assert not (tmp_path / "image_model").exists(), "the benchmark never writes the model folder"
 

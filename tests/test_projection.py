@@ -3,6 +3,7 @@ import time
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from helpers import config
@@ -64,6 +65,63 @@ def test_gauss_newton_finds_the_latent_of_an_invertible_generator():
     assert np.all(project_images(images, generator, zero_encoder(), 0) == 0.0)
 
 
+def linear_encoder(generator: keras.Model, mixing: np.ndarray, bias: np.ndarray) -> keras.Model:
+    """For a linear generator ``x = z A``: the encoder ``x -> z_true M + b`` with ``M = mixing``
+    (a row of latents times ``mixing``) and ``b = bias``; ``M = I, b = 0`` inverts it exactly."""
+    kernel = generator.layers[1].get_weights()[0]  # (d, pixels)
+    image = keras.Input(SHAPE)
+    dense = keras.layers.Dense(kernel.shape[0])
+    model = keras.Model(image, dense(keras.layers.Flatten()(image)))
+    dense.set_weights([(np.linalg.pinv(kernel) @ mixing).astype(np.float32), bias.astype(np.float32)])
+    return model
+
+
+def test_feedback_steps_cancel_the_encoders_own_error():
+    """An encoder off by a fixed bias and a mixing of directions recovers few latents; reading it
+    on the target and on the current image cancels its error (e -> (I - M) e per step)."""
+    generator, latent_dim = ill_conditioned_generator(), 8
+    rng = np.random.default_rng(3)
+    mixing = np.eye(latent_dim) + 0.3 * np.linalg.qr(rng.normal(size=(latent_dim, latent_dim)))[0]
+    encoder = linear_encoder(generator, mixing, bias=np.full(latent_dim, 0.5))
+    z = sample_latents(32, latent_dim, 5)
+    images = generate(generator, z)
+    alone = project_images(images, generator, encoder, steps=0)
+    fed_back = project_images(images, generator, encoder, steps=0, feedback_steps=12)
+    assert recovery_rate(z, alone) < 0.5
+    assert np.min(cosine_rows(z, fed_back)) > 0.9999
+
+
+def test_feedback_steps_never_return_a_worse_fit_than_the_encoders():
+    """An encoder that overshoots threefold makes every feedback step worse (e -> -2 e): each image
+    keeps the encoder's estimate, the best fit it saw."""
+    generator, latent_dim = ill_conditioned_generator(), 8
+    encoder = linear_encoder(generator, 3.0 * np.eye(latent_dim), np.zeros(latent_dim))
+    images = generate(generator, sample_latents(16, latent_dim, 6))
+    alone = project_images(images, generator, encoder, steps=0)
+    fed_back = project_images(images, generator, encoder, steps=0, feedback_steps=4)
+    np.testing.assert_allclose(fed_back, alone, atol=1e-6)
+
+
+def test_gauss_newton_is_spent_only_on_images_still_off(monkeypatch):
+    """Images the earlier stages already fit within ``tolerance`` never reach Gauss-Newton."""
+    from helpers import projection
+
+    generator, latent_dim = ill_conditioned_generator(), 8
+    encoder = linear_encoder(generator, np.eye(latent_dim), np.zeros(latent_dim))  # exact
+    clean = generate(generator, sample_latents(8, latent_dim, 7))
+    noisy = clean.copy()
+    noisy[5:] += np.random.default_rng(0).normal(scale=0.05, size=noisy[5:].shape).astype(np.float32)
+    solved = []
+    solver = projection._gauss_newton_on_z
+    monkeypatch.setattr(
+        projection, "_gauss_newton_on_z", lambda *args: solved.append(len(args[1])) or solver(*args)
+    )
+    exact = project_images(clean, generator, encoder, steps=3, polish_steps=2)
+    assert solved == [] and np.allclose(exact, project_images(clean, generator, encoder, steps=0))
+    project_images(noisy, generator, encoder, steps=3, polish_steps=2)
+    assert solved == [3, 3]  # the three noisy images: Gauss-Newton, then polishing (the noise stays)
+
+
 def test_gauss_newton_is_not_slowed_by_faint_directions_where_adam_is():
     """On a generator with condition number 33, two lightly damped Gauss-Newton steps recover
     every latent; Adam, given 100 steps, leaves the faint directions short of their values
@@ -72,8 +130,8 @@ def test_gauss_newton_is_not_slowed_by_faint_directions_where_adam_is():
     z = sample_latents(32, 8, 4)
     images = generate(generator, z)
     gauss_newton = project_images(
-        images, generator, zero_encoder(8), steps=2, jacobian_updates=1, damping=1e-7
-    )
+        images, generator, zero_encoder(8), steps=2, jacobian_updates=1, damping=1e-7, tolerance=0.0
+    )  # some of these faint images are within the usual tolerance of a zero latent
     adam = project_images_adam(images, generator, zero_encoder(8), 100, 0.1, 0.0)
     assert np.min(cosine_rows(z, gauss_newton)) > 0.9999
     assert recovery_rate(z, adam) < 0.5
@@ -144,6 +202,21 @@ def test_batch_size_does_not_change_the_answer():
     np.testing.assert_allclose(one, split, atol=1e-5)
 
 
+def test_every_stage_gives_the_same_answer_whatever_the_batch_size():
+    """Feedback, Gauss-Newton on the poor fits (gathered across batches) and polishing agree
+    for batches of 3 (a short last batch) and one batch of all 10."""
+    generator, latent_dim = ill_conditioned_generator(), 8
+    mixing = np.eye(latent_dim) + 0.3 * np.linalg.qr(np.random.default_rng(4).normal(size=(8, 8)))[0]
+    encoder = linear_encoder(generator, mixing, bias=np.full(latent_dim, 0.5))
+    images = generate(generator, sample_latents(10, latent_dim, 9))
+    images[::2] += np.random.default_rng(1).normal(scale=0.05, size=images[::2].shape).astype(np.float32)
+    settings = dict(steps=3, polish_steps=2, feedback_steps=4)
+    split = project_images(images, generator, encoder, batch_size=3, **settings)
+    np.testing.assert_allclose(
+        split, project_images(images, generator, encoder, batch_size=10, **settings), atol=1e-4
+    )
+
+
 def test_a_single_image_projects_like_a_batch():
     """One image alone (the converter's commonest call) traces with a static batch of 1."""
     generator = linear_generator(seed=5)
@@ -190,8 +263,11 @@ def test_projection_recovers_latents_of_a_small_trained_gan(tmp_path):
     assert np.isfinite(curve).all()
     z = sample_latents(64, 4, 7)
     images = as_png(generate(gan.generator, z))
-    learned = project_images(images, gan.generator, encoder, steps=5)
+    learned = project_images(images, gan.generator, encoder, steps=5, feedback_steps=8)
+    alone = project_images(images, gan.generator, encoder, steps=0)
+    fed_back = project_images(images, gan.generator, encoder, steps=0, feedback_steps=8)
     baseline = project_images_baseline(images, gan.generator, steps=100, seed=0)
+    assert np.median(cosine_rows(z, fed_back)) > max(np.median(cosine_rows(z, alone)), 0.99)  # 0.96 alone
     assert np.median(cosine_rows(z, learned)) >= 0.99
     assert recovery_rate(z, learned) > recovery_rate(z, baseline)
 
@@ -210,14 +286,31 @@ def test_judge_kind_decides_accuracy_and_digit_counts():
 def test_projection_settings_survive_the_saved_config():
     from helpers.projection import projection_settings_dict, saved_projection_settings
 
-    cfg = dataclasses.replace(PRESET.gan, refine_steps=7, damping=0.5, polish_steps=3, polish_tolerance=0.02)
+    cfg = dataclasses.replace(
+        PRESET.gan, feedback_steps=3, refine_steps=7, damping=0.5, polish_steps=3, fit_tolerance=0.02
+    )
     back = saved_projection_settings(projection_settings_dict(cfg))
-    for name in ("refine_steps", "jacobian_updates", "damping", "polish_steps", "polish_tolerance"):
+    names = ("feedback_steps", "refine_steps", "jacobian_updates", "damping", "polish_steps", "fit_tolerance")
+    for name in names:
         assert getattr(back, name) == getattr(cfg, name), name
     older = saved_projection_settings(
-        {"method": "encoder + Gauss-Newton", "steps": 4}
-    )  # saved before polishing
-    assert older.refine_steps == 4 and older.polish_steps == config.GanConfig().polish_steps
+        {"method": "encoder + Gauss-Newton", "steps": 4, "polish_tolerance": 0.03}
+    )  # saved before the feedback steps: the tolerance had another name
+    assert older.refine_steps == 4 and older.fit_tolerance == 0.03
+    defaults = config.GanConfig()
+    assert (older.feedback_steps, older.polish_steps) == (defaults.feedback_steps, defaults.polish_steps)
+
+
+def test_each_stage_can_be_measured_alone():
+    from helpers.projection import stopped_after
+
+    cfg = dataclasses.replace(PRESET.gan, feedback_steps=6, refine_steps=5, polish_steps=2)
+    encoder_only, feedback_only = stopped_after(cfg, "encoder"), stopped_after(cfg, "feedback")
+    assert (encoder_only.feedback_steps, encoder_only.refine_steps, encoder_only.polish_steps) == (0, 0, 0)
+    assert (feedback_only.feedback_steps, feedback_only.refine_steps, feedback_only.polish_steps) == (6, 0, 0)
+    assert feedback_only.damping == cfg.damping
+    with pytest.raises(ValueError, match="stage must be"):
+        stopped_after(cfg, "gauss-newton")
 
 
 def test_timing_keeps_the_fastest_of_the_repeats():
@@ -233,3 +326,11 @@ def test_timing_keeps_the_fastest_of_the_repeats():
     assert best.seconds < 0.15 and np.allclose(best.cos, 1.0)
     single = timed_projection(project, z, z)  # warm-up 0.0, one timed run of 0.3 s
     assert single.seconds >= 0.3
+
+
+def test_heldout_clip_latents_wait_for_the_audio_model(tmp_path):
+    """Before notebooks 01 and 02 have run for a preset there are no clip latents to recover."""
+    from helpers.config import Paths
+    from helpers.projection_eval import heldout_clip_latents
+
+    assert heldout_clip_latents(PRESET, Paths(tmp_path, tmp_path), 16) is None

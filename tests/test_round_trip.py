@@ -23,21 +23,27 @@ def clips(n: int = 6) -> np.ndarray:
 def test_the_bridge_goes_both_ways_with_the_right_shapes(tiny_models):
     bridge = load_bridge(tiny_models / "audio_model", tiny_models / "image_model")
     assert bridge.gl_iterations == PRESET.gl_iterations  # the audio model's preset (ci)
-    assert (
-        bridge.projection.refine_steps == 2 and bridge.projection.polish_steps == PRESET.gan.polish_steps
-    )  # saved, else default
+    defaults = config.GanConfig()
+    assert bridge.projection.refine_steps == 2  # saved
+    assert (bridge.projection.polish_steps, bridge.projection.feedback_steps) == (
+        defaults.polish_steps,
+        defaults.feedback_steps,
+    )  # not saved by this older config: the defaults
     images = bridge.clips_to_images(clips())
     assert images.shape == (6, 32, 32, 1) and images.min() >= 0.0 and images.max() <= 1.0
     back = bridge.images_to_clips(images)
     assert back.shape == (6, FRONT_END.clip_samples) and np.isfinite(back).all()
-    # the saved projection settings, polishing included, are the ones used
+    # the saved projection settings, every stage included, are the ones used
     expected = project_images(
-        images, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3, polish_steps=PRESET.gan.polish_steps,
-        polish_tolerance=1e-6,
+        images, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3, polish_steps=defaults.polish_steps,
+        tolerance=1e-6, feedback_steps=defaults.feedback_steps,
     )  # fmt: skip
-    bridge.projection = dataclasses.replace(bridge.projection, polish_tolerance=1e-6)  # every image polished
+    bridge.projection = dataclasses.replace(bridge.projection, fit_tolerance=1e-6)  # every image refined
     np.testing.assert_allclose(bridge.images_to_latents(images), expected, atol=1e-5)
-    unpolished = project_images(images, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3)
+    unpolished = project_images(
+        images, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3, tolerance=1e-6,
+        feedback_steps=defaults.feedback_steps,
+    )  # fmt: skip
     assert np.abs(expected - unpolished).max() > 1e-4
     with pytest.raises(ValueError, match="expected images of shape"):
         bridge.images_to_latents(np.zeros((1, 16, 16, 1), np.float32))
