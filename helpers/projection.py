@@ -237,6 +237,17 @@ def broyden_update(
     return jacobian + step[:, :, None] * v[:, None, :], 0.5 * (normal + tf.transpose(normal, (0, 2, 1)))
 
 
+def _keep_best(
+    image: tf.Tensor, targets: tf.Tensor, z: tf.Tensor, best_z: tf.Tensor, best_error: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(best_z, best_error)`` updated with ``z`` where its image ``(b, p)`` fits ``targets``
+    ``(b, p)`` better (summed squared error); a NaN error never counts as better, so the last
+    finite fit stays. Both solvers keep each image's best ``z`` with it."""
+    error = tf.reduce_sum(tf.square(image - targets), axis=1)
+    better = error < best_error
+    return tf.where(better[:, None], z, best_z), tf.where(better, error, best_error)
+
+
 @tf.function(reduce_retracing=True)
 def _gauss_newton_on_z(
     generator: keras.Model,
@@ -258,7 +269,7 @@ def _gauss_newton_on_z(
     targets = tf.reshape(targets, (tf.shape(targets)[0], -1))
     image, jacobian, normal = _linearise(generator, z)
     factor = _damped_factor(normal, damping)
-    best_z, best_error = z, tf.reduce_sum(tf.square(image - targets), axis=1)
+    best_z, best_error = _keep_best(image, targets, z, z, tf.fill([tf.shape(z)[0]], np.inf))
     for step in tf.range(1, steps + 1):
         tf.autograph.experimental.set_loop_options(
             shape_invariants=[
@@ -281,10 +292,7 @@ def _gauss_newton_on_z(
             jacobian, normal = broyden_update(jacobian, normal, z_step, moved - image)
             image = moved
         factor = _damped_factor(normal, damping)
-        error = tf.reduce_sum(tf.square(image - targets), axis=1)
-        better = error < best_error
-        best_z = tf.where(better[:, None], z, best_z)
-        best_error = tf.where(better, error, best_error)
+        best_z, best_error = _keep_best(image, targets, z, best_z, best_error)
     return best_z, best_error
 
 
@@ -307,10 +315,8 @@ def _feedback_on_z(
     z = best_z = aim
     best_error = tf.fill([tf.shape(targets)[0]], np.inf)
 
-    def keep_best(image: tf.Tensor, z: tf.Tensor, best_z: tf.Tensor, best_error: tf.Tensor):
-        error = tf.reduce_sum(tf.square(tf.reshape(image, tf.shape(flat_targets)) - flat_targets), axis=1)
-        better = error < best_error  # False for a NaN error: the last finite fit stays
-        return tf.where(better[:, None], z, best_z), tf.where(better, error, best_error)
+    def flat(image: tf.Tensor) -> tf.Tensor:
+        return tf.reshape(image, tf.shape(flat_targets))
 
     for _ in tf.range(steps):
         tf.autograph.experimental.set_loop_options(
@@ -321,9 +327,9 @@ def _feedback_on_z(
             ]
         )
         image = generator(z, training=False)
-        best_z, best_error = keep_best(image, z, best_z, best_error)
+        best_z, best_error = _keep_best(flat(image), flat_targets, z, best_z, best_error)
         z = z + aim - encoder(image, training=False)
-    return keep_best(generator(z, training=False), z, best_z, best_error)
+    return _keep_best(flat(generator(z, training=False)), flat_targets, z, best_z, best_error)
 
 
 def project_images(
