@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +138,43 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+RECIPE_ATTRIBUTE = "_a2i_recipe"
+PROBE_SEED = 0  # the seeded inputs each saved model's outputs are recorded on
+PROBE_TOLERANCE = 1e-3  # largest difference in a probe, relative to its root mean square
+
+
+def remember_recipe(model, builder: str, **args: object):
+    """Note on ``model`` how to build it again: a builder's name and its JSON arguments.
+
+    The project's builders call this on what they return, so a bundle stores the recipe
+    (``config.json``) and the weights (``.weights.h5``) rather than Keras's own description
+    of every layer, which a Keras release may write in a form older releases cannot read.
+    Taught in ``02_audio_autoencoder.ipynb``.
+    """
+    setattr(model, RECIPE_ATTRIBUTE, json.dumps({"builder": builder, "args": args}))
+    return model
+
+
+def model_recipe(model) -> dict:
+    """The recipe ``remember_recipe`` put on ``model``; a model built otherwise cannot be saved."""
+    recipe = getattr(model, RECIPE_ATTRIBUTE, None)
+    if recipe is None:
+        raise ValueError(  # a programming error, not a bad file
+            f"model {model.name!r} was not made by one of the project's builders, so a bundle could not "
+            "rebuild it: build it with the helpers.models function that teaches it"
+        )
+    return json.loads(recipe)
+
+
+def copy_model(model, builders: Mapping[str, Callable]):
+    """A copy of ``model`` rebuilt from its recipe by one of ``builders`` (so that the copy, too,
+    can be saved in a bundle), holding the same weights in its own variables."""
+    recipe = model_recipe(model)
+    copy = builders[recipe["builder"]](**recipe["args"])
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _for_inference(model):
     """``model`` without its optimizer: a compiled model would save Adam's two moment
     estimates too, tripling the file for nothing a loaded model uses (training resumes
@@ -150,31 +187,62 @@ def _for_inference(model):
     return keras.Model(model.inputs, model.outputs, name=model.name)
 
 
-def save_model_bundle(folder: str | Path, models: dict, config: dict) -> Path:
-    """Save Keras models (for inference: no optimizer state) and their ``config.json`` so
-    that a crash never mixes two versions.
+def model_probe(model, size: int = 8) -> list[float]:
+    """A fingerprint of what ``model`` computes: its outputs (inference mode) for two seeded
+    normal inputs, projected on ``size`` seeded random directions. A model whose weights or
+    layers differ in any way gives other numbers."""
+    import keras
 
-    Each model goes to a new file ``<name>.<token>.keras``; then ``config.json``, which
-    names those files with their SHA-256, replaces the old one in a single atomic
-    rename (the commit point); only then are files of the previous version deleted.
-    An interrupted save therefore leaves the previous bundle loadable.
+    rng = np.random.default_rng(PROBE_SEED)
+    inputs = [rng.standard_normal((2, *tensor.shape[1:])).astype(np.float32) for tensor in model.inputs]
+    outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    flat = np.concatenate([np.ravel(keras.ops.convert_to_numpy(output)) for output in outputs])
+    directions = rng.standard_normal((flat.size, size)) / np.sqrt(flat.size)
+    return (flat.astype(np.float64) @ directions).tolist()
+
+
+def _keras_version() -> str:
+    import keras
+
+    return keras.__version__
+
+
+def save_model_bundle(folder: str | Path, models: dict, config: dict) -> Path:
+    """Save Keras models (weights only, for inference: no optimizer state) and their
+    ``config.json`` so that a crash never mixes two versions.
+
+    Each model's weights go to a new file ``<name>.<token>.weights.h5``; then ``config.json``,
+    which names those files with their SHA-256, each model's recipe (``remember_recipe``) and
+    probe (``model_probe``), replaces the old one in a single atomic rename (the commit point);
+    only then are files of the previous version deleted. An interrupted save therefore leaves
+    the previous bundle loadable. Any Keras the requirements allow reads the bundle: the
+    project's builders rebuild each model and Keras loads only its weights.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:8]
-    files, hashes = {}, {}
+    recipes = {name: model_recipe(model) for name, model in models.items()}
+    files, hashes, probes = {}, {}, {}
     try:
         for name, model in models.items():
-            filename = f"{name}.{token}.keras"
-            with atomic_path(folder / filename) as tmp:
-                _for_inference(model).save(tmp)
+            filename = f"{name}.{token}.weights.h5"
+            staging = folder / f".writing.{filename}"  # Keras insists on the .weights.h5 ending
+            try:
+                _for_inference(model).save_weights(staging)
+                os.chmod(staging, 0o666 & ~_UMASK)
+                os.replace(staging, folder / filename)
+            finally:
+                staging.unlink(missing_ok=True)
             files[name], hashes[name] = filename, file_sha256(folder / filename)
-        save_json(folder / "config.json", {**config, "files": files, "sha256": hashes})
+            probes[name] = model_probe(model)
+        bundle = {"keras_version": _keras_version(), "recipes": recipes, "probes": probes}
+        save_json(folder / "config.json", {**config, **bundle, "files": files, "sha256": hashes})
     except BaseException:
         for filename in files.values():  # only this save's own files; the previous bundle stays
             (folder / filename).unlink(missing_ok=True)
         raise
-    for stale in folder.glob("*.keras"):
+    for stale in [*folder.glob("*.keras"), *folder.glob("*.weights.h5")]:
         if stale.name not in files.values():
             stale.unlink()
     return folder
@@ -202,15 +270,54 @@ def load_bundle_config(folder: str | Path, notebook: str) -> dict:
     return config
 
 
-def load_model_bundle(folder: str | Path, notebook: str) -> tuple[dict, dict]:
+def _rebuild(recipe: object, builders: Mapping[str, Callable], path: Path, notebook: str):
+    """The untrained model a recipe describes, built by one of ``builders``."""
+    builder = builders.get(recipe.get("builder")) if isinstance(recipe, dict) else None
+    if builder is None or not isinstance(recipe.get("args"), dict):
+        raise ArtifactError(
+            f"{path}: config.json describes the model with {recipe!r}, which no builder here makes "
+            f"(a newer version of the project, or an edited file): update the project or rerun "
+            f"notebooks/{notebook}."
+        )
+    try:
+        return builder(**recipe["args"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ArtifactError(
+            f"{path}: the model described in config.json could not be built ({exc}): rerun "
+            f"notebooks/{notebook}."
+        ) from exc
+
+
+def _check_probe(model, saved: object, config: dict, path: Path, notebook: str) -> None:
+    """``model`` must compute what it computed when saved (``model_probe``)."""
+    if saved is None:
+        return
+    got, saved = np.asarray(model_probe(model, len(saved))), np.asarray(saved, dtype=np.float64)
+    scale = float(np.sqrt(np.mean(saved**2))) + 1e-6
+    if got.shape != saved.shape or not np.all(np.abs(got - saved) <= PROBE_TOLERANCE * scale):
+        raise ArtifactError(
+            f"{path} loads, but the model computes other outputs than when it was saved (saved with Keras "
+            f"{config.get('keras_version', '?')}, loaded with Keras {_keras_version()}): install the "
+            f"versions in requirements.txt, or rerun notebooks/{notebook}."
+        )
+
+
+def load_model_bundle(
+    folder: str | Path, notebook: str, builders: Mapping[str, Callable] | None = None
+) -> tuple[dict, dict]:
     """Load the models a ``config.json`` names, after checking each file's SHA-256.
 
-    Models load in Keras safe mode (no arbitrary code), uncompiled.
+    Each model is rebuilt by the builder its recipe names (one of ``builders``), its weights
+    are loaded, and its outputs are checked against the probe saved with it, so a Keras
+    that read the weights differently is caught here rather than in a wrong result. Bundles
+    saved before recipes existed (whole-model ``.keras`` files) load in Keras safe mode (no
+    arbitrary code), uncompiled, where this Keras can read them.
     """
     import keras  # imported here so that audio-only code never pays for TensorFlow
 
     folder = Path(folder)
     config = load_bundle_config(folder, notebook)
+    recipes, probes = config.get("recipes") or {}, config.get("probes") or {}
     models = {}
     for name, filename in config["files"].items():
         path = folder / filename
@@ -221,8 +328,23 @@ def load_model_bundle(folder: str | Path, notebook: str) -> tuple[dict, dict]:
                 f"{path} does not match the checksum in config.json (truncated or replaced): "
                 f"rerun notebooks/{notebook}."
             )
+        if str(filename).endswith(".keras"):
+            try:
+                models[name] = keras.saving.load_model(path, compile=False, safe_mode=True)
+            except Exception as exc:  # zip, HDF5 and deserialisation errors
+                raise ArtifactError(
+                    f"{path} could not be loaded ({exc}): a whole-model file from an older version of the "
+                    f"project, readable only by the Keras that wrote it; rerun notebooks/{notebook}."
+                ) from exc
+            continue
+        model = _rebuild(recipes.get(name), builders or {}, folder / "config.json", notebook)
         try:
-            models[name] = keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:  # zip, HDF5 and deserialisation errors
-            raise ArtifactError(f"{path} could not be loaded ({exc}): rerun notebooks/{notebook}.") from exc
+            model.load_weights(path)
+        except Exception as exc:  # HDF5 errors, or weights of another shape
+            raise ArtifactError(
+                f"{path} could not be loaded into the model its recipe builds ({exc}): rerun "
+                f"notebooks/{notebook}."
+            ) from exc
+        _check_probe(model, probes.get(name), config, path, notebook)
+        models[name] = model
     return models, config

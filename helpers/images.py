@@ -107,8 +107,8 @@ def load_image_with_notes(path: str | Path, size: int, channels: int) -> tuple[n
         notes.append("grey copied to three colour channels")
     if transparent:
         notes.append("transparency composited onto black")
-    if mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        notes.append(f"{mode} pixels scaled to 8 bits")
+    if mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # Pillow names 16-bit PNGs I or I;16 by version
+        notes.append(f"{'floating-point' if mode == 'F' else '16-bit'} pixels scaled to 8 bits")
     return load_image(path, size, channels), notes
 
 

@@ -22,8 +22,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from helpers.artifacts import copy_model
 from helpers.config import GanConfig
 from helpers.images import to_tanh_range
+from helpers.models.gan import BUILDERS
 from helpers.runtime import replica_mean
 
 
@@ -39,7 +41,7 @@ def damage_images(images: tf.Tensor, seed_generator: keras.random.SeedGenerator)
     (bilinear); each image is JPEG-compressed with probability 0.5 at a quality drawn
     from 50-95; every image is then quantised to 8 bits.
     """
-    size = tf.shape(images)[1]
+    shape, size = images.shape, tf.shape(images)[1]
     draws = keras.random.uniform((3,), seed=seed_generator)
     offset = tf.cast(1 + tf.floor(draws[1] * 4), tf.int32) * tf.where(draws[2] < 0.5, -1, 1)
 
@@ -58,7 +60,7 @@ def damage_images(images: tf.Tensor, seed_generator: keras.random.SeedGenerator)
         return tf.where(apply, compressed, image)
 
     images = tf.map_fn(jpeg, (images, use_jpeg, quality), fn_output_signature=images.dtype)
-    return quantise(images)
+    return tf.ensure_shape(quantise(images), shape)  # the resize branch hid the static side
 
 
 class InversionTrainer(keras.Model):
@@ -120,8 +122,7 @@ def train_inversion_encoder(
     The learning rate decays along a cosine to a tenth. Returns the encoder and its
     latent error per tenth of the run.
     """
-    encoder = keras.models.clone_model(start)
-    encoder.set_weights(start.get_weights())
+    encoder = copy_model(start, BUILDERS)  # keeps its recipe, so a bundle can save it
     trainer = InversionTrainer(generator, encoder, seed=seed)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1), alpha=0.1)
     trainer.compile(optimizer=keras.optimizers.Adam(schedule))

@@ -1,21 +1,23 @@
 """Training plumbing shared by every notebook that trains: input pipelines and resumable fits.
 
-``fit_resumable`` checkpoints each epoch with ``keras.callbacks.BackupAndRestore`` and
-keeps the loss curves in a JSON file, so a run killed part-way continues from its last
-finished epoch when started again. Taught in ``02_audio_autoencoder.ipynb``.
+``fit_resumable`` checkpoints each epoch (``EpochCheckpoint``) and keeps the loss curves in
+a JSON file, so a run killed part-way continues from its last finished epoch when started
+again. Taught in ``02_audio_autoencoder.ipynb``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.artifacts import save_json
+from helpers.artifacts import read_json, save_json
 from helpers.config import Paths, Preset, source_tag
 from helpers.errors import ArtifactError
 
@@ -107,6 +109,55 @@ class JsonHistory(keras.callbacks.Callback):
         save_json(self.path, self.history)
 
 
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the model's weights and optimizer state after every epoch; restores them when
+    training starts again, so ``fit`` continues after the last saved epoch.
+
+    Each epoch's weights go to a new ``epoch-<n>.weights.h5`` (written under a temporary
+    name, then renamed); ``state.json``, which names that file and the epoch, is replaced
+    next in one atomic rename, the commit point; older weights files are deleted last. A run
+    killed at any moment, even during a save, therefore leaves a checkpoint that loads. The
+    same on every Keras version (``BackupAndRestore`` gained this only in later releases).
+    The folder is removed when training completes.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "state.json"
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if not self.state_path.is_file():
+            return
+        fix = f"delete {self.folder} to start training afresh"
+        state = read_json(self.state_path, fix, fix)
+        weights = self.folder / str(state.get("weights", "")) if isinstance(state, dict) else None
+        if weights is None or not weights.is_file() or not isinstance(state.get("epoch"), int):
+            raise ArtifactError(f"{self.state_path} names no saved epoch: {fix}.")
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        self.model._initial_epoch = state["epoch"]  # what Keras's fit reads to start later
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{epoch + 1}.weights.h5"
+        staging = self.folder / f"writing-{name}"  # Keras wants the .weights.h5 ending
+        self.model.save_weights(staging, overwrite=True)
+        os.replace(staging, self.folder / name)
+        save_json(self.state_path, {"epoch": epoch + 1, "weights": name})
+        for old in self.folder.glob("*.weights.h5"):
+            if old.name != name:
+                old.unlink()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class PrintEvery(keras.callbacks.Callback):
     """Prints one line of logs every ``every`` epochs (and the last), instead of every epoch."""
 
@@ -146,14 +197,13 @@ def fit_resumable(
 ) -> dict[str, list[float]]:
     """Train ``model`` for ``epochs`` in total, resuming from ``work_dir`` if a run was cut short.
 
-    ``work_dir/backup`` holds the per-epoch checkpoint (weights, optimizer state and
-    epoch; two generations, so a kill during a save falls back to the previous one);
-    it is removed when training completes. ``work_dir/history.json`` keeps every
-    epoch's logs. Returns the full history, earlier runs included.
+    ``work_dir/backup`` holds the per-epoch checkpoint (``EpochCheckpoint``: weights,
+    optimizer state and epoch, committed atomically); it is removed when training completes.
+    ``work_dir/history.json`` keeps every epoch's logs. Returns the full history, earlier runs included.
     """
     work_dir = Path(work_dir)
     history = JsonHistory(work_dir / "history.json")
-    backup = keras.callbacks.BackupAndRestore(str(work_dir / "backup"), double_checkpoint=True)
+    backup = EpochCheckpoint(work_dir / "backup")
     model._initial_epoch = None  # Keras keeps a restored epoch on the model; start clean
     try:
         model.fit(

@@ -4,7 +4,7 @@
 
 Run by ``tests/test_reliability.py``: loads the bundle in MODEL_FOLDER, changes the
 generator's weights, and saves it back with ``save_image_model``, killing the process
-(no cleanup runs) after the first new ``.keras`` file is written, or just before the new
+(no cleanup runs) after the first new weights file is written, or just before the new
 ``config.json`` would replace the old one.
 """
 

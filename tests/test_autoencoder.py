@@ -204,20 +204,22 @@ def test_save_and_reload_reproduce_the_latents(tmp_path, trained, split):
     z = trained.encode(split.spectrograms)
     np.testing.assert_allclose(loaded.decode(z), trained.decode(z), atol=1e-4)
     assert saved["preset"] == "ci" and saved["latent_dim"] == CFG.latent_dim
-    assert len(list((tmp_path / "audio_model").glob("*.keras"))) == 2
+    assert len(list((tmp_path / "audio_model").glob("*.weights.h5"))) == 2
 
 
-def test_a_fresh_process_loads_the_files_in_safe_mode(tmp_path, trained):
-    """The conversion layers are registered by importing the module; nothing else is needed."""
+def test_a_fresh_process_loads_the_bundle(tmp_path, trained):
+    """The builders rebuild every layer, the conversion layers too; nothing else is needed."""
     save_audio_codec(tmp_path / "audio_model", trained, {})
-    decoder_file = next((tmp_path / "audio_model").glob("decoder.*.keras"))
     script = (
-        "import sys, keras, numpy as np; import helpers.models.autoencoder; "
-        f"model = keras.saving.load_model(sys.argv[1], safe_mode=True); "
-        f"print(model(np.zeros((1, {CFG.latent_dim}), 'float32')).shape)"
+        "import sys, numpy as np; from helpers.models.autoencoder import load_audio_codec; "
+        "codec, _ = load_audio_codec(sys.argv[1]); "
+        f"print(codec.decode(np.zeros((1, {CFG.latent_dim}), 'float32')).shape)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(decoder_file)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script, str(tmp_path / "audio_model")],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith(str((1, *SHAPE)))
@@ -231,11 +233,11 @@ def test_interrupted_save_keeps_the_previous_model(tmp_path, trained, split, mon
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(trained.decoder, "save", crash)  # the encoder is written, then the save dies
+    monkeypatch.setattr(trained.decoder, "save_weights", crash)  # the encoder is written, then the save dies
     trained.whitening = Whitening.fit(np.random.default_rng(2).normal(size=(50, CFG.latent_dim)))
     with pytest.raises(OSError):
         save_audio_codec(folder, trained, {"version": 2})
-    assert len(list(folder.glob("*.keras"))) == 2, "the failed save removed its own partial files"
+    assert len(list(folder.glob("*.weights.h5"))) == 2, "the failed save removed its own partial files"
     loaded, config_ = load_audio_codec(folder)
     assert config_["version"] == 1
     np.testing.assert_allclose(loaded.encode(split.spectrograms), before, atol=1e-6)
@@ -258,7 +260,7 @@ def test_mismatches_and_damage_give_clear_errors(tmp_path, trained):
         load_audio_codec(folder)
     (folder / "config.json").write_text(original)
 
-    encoder_file = next(folder.glob("encoder.*.keras"))
+    encoder_file = next(folder.glob("encoder.*.weights.h5"))
     encoder_file.write_bytes(encoder_file.read_bytes()[:1000])  # truncated
     with pytest.raises(ArtifactError, match=r"checksum.*02_audio_autoencoder"):
         load_audio_codec(folder)

@@ -315,7 +315,7 @@ IMAGE_CASES = {
         "png_16bit.png",
         make_png16,
         check=check_png16,
-        notes=("resized from 40 x 40 to 32 x 32", "I;16 pixels scaled to 8 bits"),
+        notes=("resized from 40 x 40 to 32 x 32", "16-bit pixels scaled to 8 bits"),
     ),
     "palette_gif": ImageCase(
         "palette_gif.gif",

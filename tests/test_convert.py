@@ -179,6 +179,7 @@ def test_wrong_command_lines_fail_fast_with_the_reason(
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.floor
 def test_the_shipped_models_take_a_spoken_digit_there_and_back(tmp_path):
     """End to end, as a user runs it after a clone: two commands, and the word survives."""
     from helpers.audio import load_clip

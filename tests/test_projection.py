@@ -246,6 +246,10 @@ def test_damage_keeps_shape_and_range_and_quantises():
     np.testing.assert_allclose(levels, np.round(levels), atol=1e-3)
     assert np.abs(damaged - images.numpy()).max() > 2 / 255, "something beyond rounding happened"
     np.testing.assert_allclose(quantise(quantise(images)), quantise(images))
+    seeds = keras.random.SeedGenerator(0)
+    traced = tf.function(lambda batch: damage_images(batch, seeds))
+    spec = tf.TensorSpec((None, 32, 32, 1), tf.float32)
+    assert traced.get_concrete_function(spec).output_shapes == spec.shape, "a graph knows the side"
 
 
 def test_projection_recovers_latents_of_a_small_trained_gan(tmp_path):
@@ -261,6 +265,9 @@ def test_projection_recovers_latents_of_a_small_trained_gan(tmp_path):
     train_gan(gan, real, preset, tmp_path, sample_latents(4, 4, 0))
     encoder, curve = train_inversion_encoder(gan.generator, gan.encoder, 100, 64, 5e-4, seed=0)
     assert np.isfinite(curve).all()
+    from helpers.artifacts import model_recipe
+
+    assert model_recipe(encoder) == model_recipe(gan.encoder), "the fine-tuned copy can be saved in a bundle"
     z = sample_latents(64, 4, 7)
     images = as_png(generate(gan.generator, z))
     learned = project_images(images, gan.generator, encoder, steps=5, feedback_steps=8)

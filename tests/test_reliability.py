@@ -28,6 +28,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.floor
 @pytest.mark.parametrize("model", ["autoencoder", "gan"])
 def test_training_killed_by_sigkill_resumes_from_the_last_epoch(tmp_path, model):
     whole = run("tests/kill_and_resume.py", model, str(tmp_path / "whole"))
@@ -103,6 +104,7 @@ def test_global_batches_scale_every_batch_size_with_the_replicas():
     assert runtime.with_global_batches(preset, runtime.strategy()) is preset
 
 
+@pytest.mark.floor
 @pytest.mark.parametrize("point", ["after_first_file", "before_commit"])
 def test_a_save_killed_part_way_leaves_the_previous_model_loadable_and_unchanged(tmp_path, point):
     import shutil
@@ -127,7 +129,7 @@ def test_a_save_killed_part_way_leaves_the_previous_model_loadable_and_unchanged
     extra = {key: value for key, value in config.items() if key not in ("files", "sha256")}
     save_image_model(folder, models, extra)
     named = set(json.loads((folder / "config.json").read_text())["files"].values())
-    assert {path.name for path in folder.glob("*.keras")} == named
+    assert {path.name for path in folder.glob("*.weights.h5")} == named  # hidden staging files too
 
 
 def test_nothing_loads_pickle_and_keras_files_load_in_safe_mode():

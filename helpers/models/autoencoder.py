@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from helpers.artifacts import load_bundle_config, load_model_bundle, save_model_bundle
+from helpers.artifacts import load_bundle_config, load_model_bundle, remember_recipe, save_model_bundle
 from helpers.audio import (
     NormStats,
     denormalise,
@@ -30,6 +30,7 @@ from helpers.audio import (
 from helpers.config import AutoencoderConfig, FrontEnd, Preset
 from helpers.errors import ArtifactError
 from helpers.features import FeatureSplit, StreamedSplit, spectrogram_batches
+from helpers.models.listener import listener_network
 from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable
 
@@ -106,7 +107,8 @@ def build_encoder(
     x = layers.Flatten()(x)
     z_mean = layers.Dense(config.latent_dim, name="z_mean")(x)
     z_log_var = layers.Dense(config.latent_dim, name="z_log_var")(x)
-    return keras.Model(inputs, [z_mean, z_log_var], name="audio_encoder")
+    model = keras.Model(inputs, [z_mean, z_log_var], name="audio_encoder")
+    return remember_recipe(model, "audio_encoder", shape=list(input_shape), **_recipe_args(stats, config))
 
 
 def build_decoder(
@@ -132,7 +134,34 @@ def build_decoder(
     outputs = NormalisedDb(
         stats.mean_db.tolist(), stats.std_db.tolist(), config.magnitude_power, floor_db, name="spectrogram"
     )(compressed)
-    return keras.Model(z, outputs, name="audio_decoder")
+    model = keras.Model(z, outputs, name="audio_decoder")
+    args = _recipe_args(stats, config)
+    return remember_recipe(model, "audio_decoder", shape=list(output_shape), floor_db=float(floor_db), **args)
+
+
+def _recipe_args(stats: NormStats, config: AutoencoderConfig) -> dict:
+    """What ``build_encoder`` and ``build_decoder`` read, as JSON (``artifacts.remember_recipe``)."""
+    return {
+        "stats": stats.to_dict(),
+        "latent_dim": config.latent_dim,
+        "filters": list(config.filters),
+        "activation": config.activation,
+        "magnitude_power": config.magnitude_power,
+    }
+
+
+def _from_recipe(builder, shape: list[int], stats: dict, filters: list[int], **args: object) -> keras.Model:
+    """An untrained encoder or decoder from its recipe (the inverse of ``_recipe_args``)."""
+    fields = {key: args.pop(key) for key in ("latent_dim", "activation", "magnitude_power")}
+    config = AutoencoderConfig(filters=tuple(filters), **fields)
+    return builder(tuple(shape), NormStats.from_dict(stats), config, **args)
+
+
+BUILDERS = {  # the recipes an audio bundle may name (``load_audio_codec``)
+    "audio_encoder": lambda **args: _from_recipe(build_encoder, **args),
+    "audio_decoder": lambda **args: _from_recipe(build_decoder, **args),
+    "listener": listener_network,
+}
 
 
 class SpectrogramVAE(keras.Model):
@@ -251,7 +280,7 @@ def build_vae(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.1
         )
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    vae(np.zeros((1, *input_shape), dtype=np.float32))  # build, so BackupAndRestore can restore
+    vae(np.zeros((1, *input_shape), dtype=np.float32))  # build, so a checkpoint can restore it
     return vae
 
 
@@ -383,8 +412,8 @@ def train_audio_codec(
 
 
 def save_audio_codec(folder: str | Path, codec: AudioCodec, extra: dict) -> Path:
-    """Save the codec as ``encoder/decoder.<token>.keras`` (and ``listener.<token>.keras`` when it has
-    one) + ``config.json``, atomically (see ``artifacts.save_model_bundle``)."""
+    """Save the codec as ``encoder/decoder.<token>.weights.h5`` (and ``listener.<token>.weights.h5``
+    when it has one) + ``config.json``, atomically (see ``artifacts.save_model_bundle``)."""
     config = {
         "kind": "audio_autoencoder",
         "latent_dim": codec.latent_dim,
@@ -438,7 +467,7 @@ def load_audio_codec(
         )
     if config.get("kind") != "audio_autoencoder" or not {"encoder", "decoder"} <= set(config["files"]):
         raise ArtifactError(f"{path} does not describe an audio autoencoder: rerun notebooks/{NOTEBOOK}.")
-    models, config = load_model_bundle(folder, NOTEBOOK)
+    models, config = load_model_bundle(folder, NOTEBOOK, BUILDERS)
     try:
         codec = AudioCodec(
             encoder=models["encoder"],

@@ -13,15 +13,15 @@ import keras
 import numpy as np
 from keras import layers
 
+from helpers.artifacts import remember_recipe
+
 FEATURE_LAYER = "features"
 
 
-def build_digit_classifier(
-    image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0
-) -> keras.Model:
-    """Image in [0, 1] -> class logits; the ``features`` layer (64 units) is the embedding."""
-    keras.utils.set_random_seed(seed)
-    image = keras.Input(shape=image_shape, name="image")
+def classifier_network(shape: list[int] | tuple[int, ...], n_classes: int = 10) -> keras.Model:
+    """Image in [0, 1] -> class logits; the ``features`` layer (64 units) is the embedding
+    (untrained, uncompiled: what a saved judge is rebuilt from)."""
+    image = keras.Input(shape=tuple(shape), name="image")
     x = image
     for i, filters in enumerate((32, 64)):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
@@ -30,7 +30,16 @@ def build_digit_classifier(
     x = layers.Dropout(0.3)(x)
     features = layers.Dense(64, activation="relu", name=FEATURE_LAYER)(x)
     logits = layers.Dense(n_classes, name="logits")(features)
-    return compile_classifier(keras.Model(image, logits, name="digit_classifier"))
+    model = keras.Model(image, logits, name="digit_classifier")
+    return remember_recipe(model, "digit_classifier", shape=list(shape), n_classes=int(n_classes))
+
+
+def build_digit_classifier(
+    image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0
+) -> keras.Model:
+    """``classifier_network`` with weights drawn after seeding with ``seed``, compiled for training."""
+    keras.utils.set_random_seed(seed)
+    return compile_classifier(classifier_network(image_shape, n_classes))
 
 
 def compile_classifier(model: keras.Model) -> keras.Model:
@@ -44,11 +53,11 @@ def compile_classifier(model: keras.Model) -> keras.Model:
     return model
 
 
-def build_feature_autoencoder(image_shape: tuple[int, int, int], seed: int = 0) -> keras.Model:
-    """For unlabelled folders: image -> 64-unit ``features`` bottleneck -> image (trained on pixels)."""
-    keras.utils.set_random_seed(seed)
-    size, _, channels = image_shape
-    image = keras.Input(shape=image_shape, name="image")
+def feature_autoencoder_network(shape: list[int] | tuple[int, ...]) -> keras.Model:
+    """For unlabelled folders: image -> 64-unit ``features`` bottleneck -> image (untrained,
+    uncompiled: what a saved judge is rebuilt from)."""
+    size, _, channels = shape
+    image = keras.Input(shape=tuple(shape), name="image")
     x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(image)
     x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
     features = layers.Dense(64, activation="relu", name=FEATURE_LAYER)(layers.Flatten()(x))
@@ -57,6 +66,13 @@ def build_feature_autoencoder(image_shape: tuple[int, int, int], seed: int = 0) 
     x = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
     output = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", activation="sigmoid")(x)
     model = keras.Model(image, output, name="feature_autoencoder")
+    return remember_recipe(model, "feature_autoencoder", shape=list(shape))
+
+
+def build_feature_autoencoder(image_shape: tuple[int, int, int], seed: int = 0) -> keras.Model:
+    """``feature_autoencoder_network`` seeded with ``seed``, compiled to rebuild its pixels."""
+    keras.utils.set_random_seed(seed)
+    model = feature_autoencoder_network(image_shape)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     return model
 

@@ -33,10 +33,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from helpers.artifacts import load_bundle_config, load_model_bundle, save_model_bundle
+from helpers.artifacts import load_bundle_config, load_model_bundle, remember_recipe, save_model_bundle
 from helpers.config import GanConfig, Preset
 from helpers.errors import ArtifactError
 from helpers.images import from_tanh_range, image_grid, save_image, to_tanh_range
+from helpers.models.classifier import classifier_network, feature_autoencoder_network
 from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable
 
@@ -102,13 +103,23 @@ def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: 
     well-conditioned map that projection can invert; ``AddCode`` (layer ``mixed``) adds
     them. ``code_amplitude = 0`` leaves the content path alone.
     """
+    image_shape = tuple(image_shape)
     z = keras.Input(shape=(latent_dim,), name="z")
     content = upsample_to_image(z, image_shape, config.generator_width)
     if config.code_amplitude <= 0:
-        return keras.Model(z, content, name="generator")
-    code = layers.Dense(math.prod(image_shape), activation="tanh", name="code")(z)
-    code = layers.Reshape(image_shape, name="code_image")(code)
-    return keras.Model(z, AddCode(config.code_amplitude, name="mixed")(content, code), name="generator")
+        model = keras.Model(z, content, name="generator")
+    else:
+        code = layers.Dense(math.prod(image_shape), activation="tanh", name="code")(z)
+        code = layers.Reshape(image_shape, name="code_image")(code)
+        model = keras.Model(z, AddCode(config.code_amplitude, name="mixed")(content, code), name="generator")
+    return remember_recipe(
+        model,
+        "generator",
+        latent_dim=int(latent_dim),
+        image_shape=list(image_shape),
+        generator_width=config.generator_width,
+        code_amplitude=config.code_amplitude,
+    )
 
 
 def generator_paths(generator: keras.Model) -> tuple[keras.Model, keras.Model] | None:
@@ -168,7 +179,31 @@ def build_latent_encoder(
     x = layers.Dense(config.encoder_units, name="hidden")(x)
     x = layers.LeakyReLU(0.2)(x)
     z = layers.Dense(latent_dim, name="z_hat")(x)
-    return keras.Model(image, z, name="latent_encoder")
+    model = keras.Model(image, z, name="latent_encoder")
+    return remember_recipe(
+        model,
+        "latent_encoder",
+        image_shape=list(image_shape),
+        latent_dim=int(latent_dim),
+        discriminator_width=config.discriminator_width,
+        encoder_units=config.encoder_units,
+    )
+
+
+def _rebuild_generator(latent_dim: int, image_shape: list[int], **config: object) -> keras.Model:
+    return build_generator(latent_dim, tuple(image_shape), GanConfig(**config))
+
+
+def _rebuild_latent_encoder(image_shape: list[int], latent_dim: int, **config: object) -> keras.Model:
+    return build_latent_encoder(tuple(image_shape), latent_dim, GanConfig(**config))
+
+
+BUILDERS = {  # the recipes an image bundle may name (``load_image_model``)
+    "generator": _rebuild_generator,
+    "latent_encoder": _rebuild_latent_encoder,
+    "digit_classifier": classifier_network,
+    "feature_autoencoder": feature_autoencoder_network,
+}
 
 
 class InvertibleDCGAN(keras.Model):
@@ -447,7 +482,7 @@ def load_image_model(
             f"{path}: the generator makes {config.get('image_shape')} images, but {list(image_shape)} is "
             f"expected. Use the same preset and image source, or rerun notebooks/{NOTEBOOK}."
         )
-    models, config = load_model_bundle(folder, NOTEBOOK)
+    models, config = load_model_bundle(folder, NOTEBOOK, BUILDERS)
     if int(models["generator"].input_shape[-1]) != config["latent_dim"]:
         raise ArtifactError(
             f"{path} says latent_dim {config['latent_dim']}, but the saved generator takes "

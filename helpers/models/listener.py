@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from helpers.artifacts import remember_recipe
 from helpers.audio import NormStats, log_spectrogram, normalise
 from helpers.config import FrontEnd
 from helpers.models.classifier import compile_classifier
@@ -39,13 +40,20 @@ def frames_body(
     return layers.GlobalMaxPooling1D()(x)
 
 
-def build_listener(input_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0) -> keras.Model:
-    """Normalised spectrogram ``(F, T, 1)`` -> digit logits, through ``frames_body``."""
-    keras.utils.set_random_seed(seed)
-    spectrogram = keras.Input(shape=input_shape, name="spectrogram")
+def listener_network(shape: list[int] | tuple[int, ...], n_classes: int = 10) -> keras.Model:
+    """Normalised spectrogram ``(F, T, 1)`` -> digit logits, through ``frames_body`` (untrained,
+    uncompiled: what a saved listener is rebuilt from)."""
+    spectrogram = keras.Input(shape=tuple(shape), name="spectrogram")
     x = layers.Dropout(0.3)(frames_body(spectrogram, (64, 128, 128)))
     logits = layers.Dense(n_classes, name="logits")(x)
-    return compile_classifier(keras.Model(spectrogram, logits, name="digit_listener"))
+    model = keras.Model(spectrogram, logits, name="digit_listener")
+    return remember_recipe(model, "listener", shape=list(shape), n_classes=int(n_classes))
+
+
+def build_listener(input_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0) -> keras.Model:
+    """``listener_network`` with weights drawn after seeding with ``seed``, compiled for training."""
+    keras.utils.set_random_seed(seed)
+    return compile_classifier(listener_network(input_shape, n_classes))
 
 
 def train_listener(

@@ -159,7 +159,7 @@ class PairedModel(keras.Model):
     ) -> None:
         super().compile(optimizer=optimizer)
         self.d_optimizer = d_optimizer
-        # built up front, so that a checkpoint (BackupAndRestore) can restore their state
+        # built up front, so that a checkpoint (training.EpochCheckpoint) can restore their state
         optimizer.build(self.generator_variables())
         if self.critic_variables():
             d_optimizer.build(self.critic_variables())
