@@ -9,6 +9,7 @@ failing later in a model file. Taught in ``01_preprocess.ipynb``.
 
 from __future__ import annotations
 
+import importlib
 import re
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +22,7 @@ from helpers.errors import ConfigError
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
 SHOWN = ("tensorflow", "keras", "numpy", "librosa", "scipy", "scikit-learn", "matplotlib")
 FRONT_ENDS = ("jupyter", "ipykernel")  # run notebooks locally; Colab brings its own (an older ipykernel)
+MODULES = {"scikit-learn": "sklearn", "pillow": "PIL"}  # import names unlike the package's
 _FLOOR_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)")
 
 
@@ -35,10 +37,16 @@ def floors(path: str | Path = REQUIREMENTS) -> dict[str, str]:
 
 
 def installed(package: str) -> str | None:
-    """The installed version of ``package``, or None when it is not installed."""
+    """The installed version of ``package``, or None when it is not installed. A package that
+    came under another distribution's name (``tensorflow-macos``, ``tensorflow-cpu``) is found
+    by importing it and reading its ``__version__``."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
+        pass
+    try:
+        return str(importlib.import_module(MODULES.get(package, package)).__version__)
+    except (ImportError, AttributeError):
         return None
 
 

@@ -66,3 +66,17 @@ def test_the_readme_names_the_tested_range():
     floors = versions.floors(ROOT / "requirements.txt")
     for name in ("tensorflow", "keras", "numpy"):
         assert f"{name} {floors[name]}" in readme.lower(), name
+
+
+def test_a_library_installed_under_another_distribution_name_is_found_by_import(monkeypatch):
+    """tensorflow-macos or tensorflow-cpu provide the tensorflow module under other names."""
+    from importlib import metadata
+
+    def unknown(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", unknown)
+    import numpy
+
+    assert versions.installed("numpy") == numpy.__version__
+    assert versions.installed("no-such-library-anywhere") is None
