@@ -166,11 +166,16 @@ def model_recipe(model) -> dict:
     return json.loads(recipe)
 
 
+def build_from_recipe(recipe: dict, builders: Mapping[str, Callable]):
+    """The untrained model ``recipe`` describes, made by the builder it names among ``builders``
+    (a ``KeyError`` for a builder not there, ``TypeError`` for arguments it does not take)."""
+    return builders[recipe["builder"]](**recipe["args"])
+
+
 def copy_model(model, builders: Mapping[str, Callable]):
     """A copy of ``model`` rebuilt from its recipe by one of ``builders`` (so that the copy, too,
     can be saved in a bundle), holding the same weights in its own variables."""
-    recipe = model_recipe(model)
-    copy = builders[recipe["builder"]](**recipe["args"])
+    copy = build_from_recipe(model_recipe(model), builders)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -272,15 +277,19 @@ def load_bundle_config(folder: str | Path, notebook: str) -> dict:
 
 def _rebuild(recipe: object, builders: Mapping[str, Callable], path: Path, notebook: str):
     """The untrained model a recipe describes, built by one of ``builders``."""
-    builder = builders.get(recipe.get("builder")) if isinstance(recipe, dict) else None
-    if builder is None or not isinstance(recipe.get("args"), dict):
+    if (
+        not isinstance(recipe, dict)
+        or not isinstance(recipe.get("builder"), str)
+        or recipe["builder"] not in builders
+        or not isinstance(recipe.get("args"), dict)
+    ):
         raise ArtifactError(
             f"{path}: config.json describes the model with {recipe!r}, which no builder here makes "
             f"(a newer version of the project, or an edited file): update the project or rerun "
             f"notebooks/{notebook}."
         )
     try:
-        return builder(**recipe["args"])
+        return build_from_recipe(recipe, builders)
     except (TypeError, ValueError, KeyError) as exc:
         raise ArtifactError(
             f"{path}: the model described in config.json could not be built ({exc}): rerun "
