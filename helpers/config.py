@@ -113,6 +113,18 @@ class GanConfig:
     encoder_learning_rate: float = 1e-3
     latent_weight: float = 30.0  # weight of the latent-reconstruction term in the generator's loss
     code_amplitude: float = 0.1  # how far the faint code carrying z moves a pixel, up or down (0: none)
+    semantic: bool = True  # the content path draws the digit z says (models/semantic.py); used only
+    # when the audio clips and the images both have labels
+    fidelity_weight: float = 0.3  # the fidelity classifier's cross-entropy in the generator's loss
+    head_units: int = 256  # hidden units of the digit head's two layers
+    head_count: int = 5  # networks in the digit head, their votes averaged
+    head_noise: float = 1.0  # std of the noise added to z while the digit head trains
+    head_sharpness: float = 1.0  # the generator reads softmax(sharpness * head logits); sharper votes
+    # draw a jump where the head changes its mind, which projection cannot follow (docs/experiments.md)
+    head_epochs: int = 200  # half a minute: the head is small and reads 128 numbers
+    ablation_epochs: int = 60  # the unconditioned GAN notebook 03 compares with (its digits, not its polish)
+    drawing_tolerance: float = 0.015  # an image still off by more (RMS, [0, 1] units) after projection
+    # holds no code: it is read as a drawing, and its digit's prototype latent is the answer
     inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs
     inversion_batch_size: int = 128
     inversion_learning_rate: float = 5e-4  # start of a cosine decay to a tenth
@@ -122,7 +134,7 @@ class GanConfig:
     refine_steps: int = 5  # Gauss-Newton steps on z for those images
     jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (Broyden corrects it after)
     damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
-    polish_steps: int = 2  # further steps, each with a fresh Jacobian, for images still above it
+    polish_steps: int = 8  # further steps, each with a fresh Jacobian, for images still above it
     adam_steps: int = 100  # the first attempt, shown for comparison: Adam steps after the encoder
     adam_learning_rate: float = 0.1
     prior_weight: float = 1e-3  # weight of (||z|| / sqrt(d) - 1)^2 in the Adam comparison
@@ -235,6 +247,8 @@ PRESETS: dict[str, Preset] = {
             baseline_steps=40,
             eval_images=64,
             classifier_epochs=2,
+            head_epochs=5,
+            ablation_epochs=2,
         ),
         paired=PairedConfig(
             embed_dim=8,

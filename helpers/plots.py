@@ -78,6 +78,29 @@ def image_row_figure(images: np.ndarray, labels: np.ndarray, title: str) -> Figu
     return fig
 
 
+def digit_rows_figure(images: np.ndarray, digits: np.ndarray, per_row: int, title: str) -> Figure:
+    """One row per digit present: the first ``per_row`` images ``(n, h, w, c)`` in [0, 1] whose
+    digit is that row's, labelled on the left (``03_gan_and_projection.ipynb``)."""
+    rows = [int(d) for d in np.unique(digits) if d >= 0]
+    fig, axes = plt.subplots(
+        len(rows),
+        per_row,
+        figsize=(0.9 * per_row + 0.6, 0.9 * len(rows) + 0.5),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for row, digit in zip(axes, rows, strict=True):
+        chosen = np.flatnonzero(np.asarray(digits) == digit)[:per_row]
+        for k, ax in enumerate(row):
+            ax.set_axis_off()
+            if k < len(chosen):
+                image = images[chosen[k]]
+                ax.imshow(np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+        row[0].text(-0.15, 0.5, f"'{digit}'", transform=row[0].transAxes, ha="right", va="center")
+    fig.suptitle(title)
+    return fig
+
+
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save ``fig`` as a PNG (creating the folder) and return the path."""
     path = Path(path)

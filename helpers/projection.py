@@ -10,13 +10,16 @@ The encoder is the GAN's latent encoder fine-tuned on generated images damaged t
 shared image is (8-bit quantisation, JPEG at quality 50-95, a slight resize).
 ``project_images_adam`` keeps the first attempt (Adam after the encoder) for comparison,
 and ``project_images_baseline`` the published method (Adam from a random start), so the
-comparisons can be rerun. Images are ``(n, h, w, c)`` in [0, 1]. Taught in
-``03_gan_and_projection.ipynb``.
+comparisons can be rerun. A real drawing holds no code, so no ``z`` redraws it: an image
+still far off after every stage is handed to a drawing reader (``models/semantic.py``),
+which answers with the latent of the digit it sees. Images are ``(n, h, w, c)`` in
+[0, 1]. Taught in ``03_gan_and_projection.ipynb``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -25,7 +28,7 @@ import tensorflow as tf
 from helpers.artifacts import copy_model
 from helpers.config import GanConfig
 from helpers.images import to_tanh_range
-from helpers.models.gan import BUILDERS
+from helpers.models.gan import BUILDERS, generate
 from helpers.runtime import replica_mean
 
 
@@ -344,8 +347,10 @@ def project_images(
     polish_steps: int = 0,
     tolerance: float = 0.01,
     feedback_steps: int = 0,
+    drawing_tolerance: float = 0.0,
+    read_drawings: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1], in three stages:
+    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1], in three stages (and a fourth):
 
     1. the encoder's estimate, then ``feedback_steps`` feedback steps (``_feedback_on_z``);
     2. each image still off by more than ``tolerance`` (root-mean-square pixel error, [0, 1]
@@ -355,6 +360,10 @@ def project_images(
     3. each image still off by more than ``tolerance`` gets ``polish_steps`` more steps,
        each with a fresh Jacobian: steps with a corrected old Jacobian converge slowly from
        far away, as on a JPEG-damaged image. (This stage runs even when ``steps`` is 0.)
+    4. given ``read_drawings`` (images -> latents) and ``drawing_tolerance`` > 0, an image
+       still off by more than that (RMS, [0, 1] units) holds no code the generator could
+       have drawn (a drawing, a photo): its latent is ``read_drawings``'s answer, the latent
+       of the digit it shows, not the ``z`` whose picture best imitates its pixels.
 
     A clean image usually leaves after stage 1, so the Jacobians (``d + 1`` generator calls
     each) are spent on the images that need them. The test is the pixel error alone: an
@@ -383,18 +392,34 @@ def project_images(
                 tf.constant(fresh), damping_t,
             )  # fmt: skip
             z[chosen], error[chosen] = z_t.numpy(), error_t.numpy()
+    if read_drawings is not None and drawing_tolerance > 0:
+        drawn = np.flatnonzero(error > int(np.prod(np.shape(images)[1:])) * (2.0 * drawing_tolerance) ** 2)
+        if len(drawn):
+            z[drawn] = read_drawings(np.asarray(images, np.float32)[drawn])
     return z
 
 
+def rms_pixel_error(images: np.ndarray, generator: keras.Model, z: np.ndarray) -> np.ndarray:
+    """Root-mean-square difference ``(n,)`` between images in [0, 1] and ``G(z)``, in [0, 1]
+    units: how closely the generator redraws each image from its projected latent."""
+    redrawn = generate(generator, z)
+    return np.sqrt(np.mean(np.square(redrawn - np.asarray(images, np.float32)), axis=(1, 2, 3)))
+
+
 def project_with_settings(
-    images: np.ndarray, generator: keras.Model, encoder: keras.Model, settings: GanConfig
+    images: np.ndarray,
+    generator: keras.Model,
+    encoder: keras.Model,
+    settings: GanConfig,
+    read_drawings: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """``project_images`` with the projection fields of ``settings`` (a preset's ``GanConfig``,
-    or one read back by ``saved_projection_settings``)."""
+    or one read back by ``saved_projection_settings``), drawings read by ``read_drawings``."""
     return project_images(
         images, generator, encoder, settings.refine_steps, settings.jacobian_updates, settings.damping,
         polish_steps=settings.polish_steps, tolerance=settings.fit_tolerance,
-        feedback_steps=settings.feedback_steps,
+        feedback_steps=settings.feedback_steps, drawing_tolerance=settings.drawing_tolerance,
+        read_drawings=read_drawings,
     )  # fmt: skip
 
 
@@ -415,6 +440,7 @@ _SAVED_NAMES = {  # key in config.json's "projection" -> GanConfig field
     "polish_steps": "polish_steps",
     "fit_tolerance": "fit_tolerance",
     "polish_tolerance": "fit_tolerance",  # its name before the feedback steps
+    "drawing_tolerance": "drawing_tolerance",
 }
 
 

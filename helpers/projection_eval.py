@@ -58,10 +58,11 @@ def timed_projection(project, images: np.ndarray, z: np.ndarray, repeats: int = 
     return ProjectionRun(z_hat, cosine_rows(z, z_hat), min(seconds))
 
 
-def learned_projector(generator: keras.Model, encoder: keras.Model, settings: GanConfig):
+def learned_projector(generator: keras.Model, encoder: keras.Model, settings: GanConfig, read_drawings=None):
     """``images -> z_hat`` with ``project_images`` and the projection fields of ``settings``
-    (``preset.gan``, or ``stopped_after(preset.gan, stage)`` to measure one stage)."""
-    return lambda images: project_with_settings(images, generator, encoder, settings)
+    (``preset.gan``, or ``stopped_after(preset.gan, stage)`` to measure one stage), drawings
+    read by ``read_drawings`` (a ``DrawingReader``) when given."""
+    return lambda images: project_with_settings(images, generator, encoder, settings, read_drawings)
 
 
 def adam_projector(generator: keras.Model, encoder: keras.Model, preset: Preset):
@@ -80,15 +81,24 @@ def baseline_projector(generator: keras.Model, preset: Preset):
     )
 
 
-def heldout_clip_latents(preset: Preset, paths: Paths, latent_dim: int) -> np.ndarray | None:
-    """The audio autoencoder's latents ``(n, d)`` of the test clips (notebook 01's features,
-    notebook 02's model): the ``z`` projection must recover in the round trip. None while
-    either is missing for this preset."""
+@dataclass(frozen=True)
+class ClipLatents:
+    """The audio autoencoder's latents ``(n, d)`` of one split's clips and their digits ``(n,)``
+    (-1 where a clip's digit is unknown)."""
+
+    latents: np.ndarray
+    digits: np.ndarray
+
+
+def clip_latents(preset: Preset, paths: Paths, latent_dim: int, split: str = "test") -> ClipLatents | None:
+    """The latents of one split's clips (notebook 01's features, notebook 02's model), at most
+    ``features.SAMPLE_CLIPS`` of a streamed split. None while either is missing for this preset."""
     feature_dir = features.features_dir(paths, preset, config.audio_source())
     if not ((paths.audio_model / "config.json").is_file() and features.has_features(feature_dir)):
         return None
     codec, _ = load_audio_codec(paths.audio_model, preset.front_end, latent_dim)
-    return codec.encode(features.load_split(feature_dir, "test").spectrograms)
+    clips = features.sample_split(features.open_split(feature_dir, split), preset.seed)
+    return ClipLatents(codec.encode(clips.spectrograms), np.asarray(clips.digits))
 
 
 def image_quality(

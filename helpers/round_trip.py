@@ -19,6 +19,7 @@ from helpers.config import PRESETS, REPO_ROOT, FrontEnd, GanConfig, Paths
 from helpers.errors import ArtifactError
 from helpers.models.autoencoder import AudioCodec, load_audio_codec
 from helpers.models.gan import generate, load_image_model
+from helpers.models.semantic import DrawingReader
 from helpers.projection import project_with_settings, saved_projection_settings
 
 DEFAULT_GL_ITERATIONS = 100
@@ -35,6 +36,7 @@ class Bridge:
     gl_iterations: int
     seed: int = 0  # Griffin-Lim's initial phase
     judge: keras.Model | None = None  # the image model's digit classifier, when it was saved
+    drawing_reader: DrawingReader | None = None  # what a drawing (no code in it) maps to, when saved
 
     @property
     def front_end(self) -> FrontEnd:
@@ -57,11 +59,15 @@ class Bridge:
         return generate(self.generator, latents)
 
     def images_to_latents(self, images: np.ndarray) -> np.ndarray:
-        """Images ``(n, h, w, c)`` in [0, 1] -> latents ``(n, d)`` by projection (``project_images``)."""
+        """Images ``(n, h, w, c)`` in [0, 1] -> latents ``(n, d)`` by projection (``project_images``);
+        a drawing, which holds no code, gets its digit's prototype latent when the image model
+        has a drawing reader."""
         images = np.asarray(images, np.float32)
         if images.shape[1:] != self.image_shape:
             raise ValueError(f"expected images of shape {self.image_shape}, got {images.shape[1:]}")
-        return project_with_settings(images, self.generator, self.inversion_encoder, self.projection)
+        return project_with_settings(
+            images, self.generator, self.inversion_encoder, self.projection, self.drawing_reader
+        )
 
     def latents_to_spectrograms_db(self, latents: np.ndarray) -> np.ndarray:
         """Latents ``(n, d)`` -> dB spectrograms ``(n, F, T)``."""
@@ -117,6 +123,15 @@ def load_bridge(
     if gl_iterations is None:
         preset = PRESETS.get(str(audio_config.get("preset")))
         gl_iterations = preset.gl_iterations if preset else DEFAULT_GL_ITERATIONS
+    reader = None
+    if "reader" in models and "prototypes" in image_config:
+        reader = DrawingReader(models["reader"], np.asarray(image_config["prototypes"], np.float32))
+        if reader.prototypes.shape[1:] != (codec.latent_dim,):
+            raise ArtifactError(
+                f"{Path(image_model) / 'config.json'}: its prototypes are not latents of size "
+                f"{codec.latent_dim}: "
+                "rerun notebooks/03_gan_and_projection.ipynb."
+            )
     return Bridge(
         codec=codec,
         generator=models["generator"],
@@ -125,4 +140,5 @@ def load_bridge(
         gl_iterations=int(gl_iterations),
         seed=seed,
         judge=models.get("judge"),
+        drawing_reader=reader,
     )

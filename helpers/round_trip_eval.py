@@ -108,8 +108,9 @@ def evaluate_round_trip(
 
     Meaning, beside fidelity: how often the image model's judge reads the spoken digit in
     each clip's image, and, given labelled ``real_images``, how often the listener hears
-    their digit in the sound made from them. Nothing in this design ties ``z`` to a digit,
-    so both measure what the other notebooks' paired designs add."""
+    their digit in the sound made from them. Both are high only when the image model has the
+    semantic code of notebook 03 (the digit drawn follows the digit said, and a drawing is read
+    as its digit's prototype latent); the judge and the listener never train anything."""
     front_end, listener, stats = bridge.front_end, bridge.codec.listener, bridge.codec.stats
     clips = np.asarray(clips, np.float32)
 

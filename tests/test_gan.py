@@ -91,7 +91,7 @@ def test_latent_error_trains_only_the_code_path_and_real_images_carry_a_code():
     z = tf.constant(sample_latents(4, 8, 1))
     real = tf.constant(images(4) * 2 - 1)
     with tf.GradientTape(persistent=True) as tape:
-        fake, readable, real_seen = gan.render(z, real)
+        fake, readable, real_seen, _ = gan.render(z, real)
         latent_error = tf.reduce_mean(tf.square(gan.encoder(readable) - z))
         realism = tf.reduce_mean(gan.discriminator(fake))
     code_vars = gan.generator.get_layer("code").trainable_variables

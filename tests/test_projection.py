@@ -335,9 +335,10 @@ def test_timing_keeps_the_fastest_of_the_repeats():
     assert single.seconds >= 0.3
 
 
-def test_heldout_clip_latents_wait_for_the_audio_model(tmp_path):
+def test_clip_latents_wait_for_the_audio_model(tmp_path):
     """Before notebooks 01 and 02 have run for a preset there are no clip latents to recover."""
     from helpers.config import Paths
-    from helpers.projection_eval import heldout_clip_latents
+    from helpers.projection_eval import clip_latents
 
-    assert heldout_clip_latents(PRESET, Paths(tmp_path, tmp_path), 16) is None
+    assert clip_latents(PRESET, Paths(tmp_path, tmp_path), 16, "train") is None
+    assert clip_latents(PRESET, Paths(tmp_path, tmp_path), 16, "test") is None

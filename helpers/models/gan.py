@@ -38,6 +38,7 @@ from helpers.config import GanConfig, Preset
 from helpers.errors import ArtifactError
 from helpers.images import from_tanh_range, image_grid, save_image, to_tanh_range
 from helpers.models.classifier import classifier_network, feature_autoencoder_network
+from helpers.models.semantic import HEAD_NAME, digit_head_network, fidelity_classifier_network
 from helpers.runtime import replica_mean
 from helpers.training import PrintEvery, fit_resumable
 
@@ -95,17 +96,31 @@ class AddCode(layers.Layer):
         return {**super().get_config(), "amplitude": self.amplitude}
 
 
-def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: GanConfig) -> keras.Model:
+def build_generator(
+    latent_dim: int, image_shape: tuple[int, int, int], config: GanConfig, n_classes: int = 0
+) -> keras.Model:
     """``z`` -> image in [-1, 1]: ``clip(content(z) + a * code(z), -1, 1)`` with ``a = code_amplitude``.
 
     ``content`` is ``upsample_to_image`` (its output layer is named ``image``); ``code`` is
     one dense layer from ``z`` to every pixel with a tanh (layer ``code_image``), a
     well-conditioned map that projection can invert; ``AddCode`` (layer ``mixed``) adds
-    them. ``code_amplitude = 0`` leaves the content path alone.
+    them. ``code_amplitude = 0`` leaves the content path alone. With ``n_classes`` the
+    content path also reads the digit ``z`` says: a frozen digit head
+    (``models/semantic.py``, layer ``digit_head``; ``install_digit_head`` gives it its
+    trained weights) turns ``z`` into digit probabilities, joined to ``z`` before the
+    content path's first layer.
     """
     image_shape = tuple(image_shape)
     z = keras.Input(shape=(latent_dim,), name="z")
-    content = upsample_to_image(z, image_shape, config.generator_width)
+    content_input = z
+    if n_classes > 0:
+        head = digit_head_network(latent_dim, n_classes, config)
+        head.trainable = False  # trained before the GAN, on the audio labels; the GAN never changes it
+        # sharpened: on prior samples the head's vote is often split, and a split vote draws a blur
+        sharpened = layers.Rescaling(config.head_sharpness, name="digit_sharpen")(head(z, training=False))
+        probabilities = layers.Softmax(name="digit_probabilities")(sharpened)
+        content_input = layers.Concatenate(name="z_and_digit")([z, probabilities])
+    content = upsample_to_image(content_input, image_shape, config.generator_width)
     if config.code_amplitude <= 0:
         model = keras.Model(z, content, name="generator")
     else:
@@ -119,7 +134,33 @@ def build_generator(latent_dim: int, image_shape: tuple[int, int, int], config: 
         image_shape=list(image_shape),
         generator_width=config.generator_width,
         code_amplitude=config.code_amplitude,
+        **(_head_recipe(n_classes, config) if n_classes > 0 else {}),
     )
+
+
+def _head_recipe(n_classes: int, config: GanConfig) -> dict:
+    """What rebuilding a generator's digit head needs (its shape and fixed scales)."""
+    names = ("head_units", "head_count", "head_noise", "head_sharpness")
+    return {"n_classes": int(n_classes), **{name: getattr(config, name) for name in names}}
+
+
+def install_digit_head(generator: keras.Model, head: keras.Model) -> None:
+    """Copy a trained digit head's weights into ``generator``'s (built with as many classes)."""
+    generator.get_layer(HEAD_NAME).set_weights(head.get_weights())
+
+
+def digit_logits_model(generator: keras.Model) -> keras.Model | None:
+    """``z -> digit logits`` of the generator's head (sharing its weights), or None without one."""
+    if HEAD_NAME not in {layer.name for layer in generator.layers}:
+        return None
+    head = generator.get_layer(HEAD_NAME)
+    return keras.Model(generator.inputs, head(generator.inputs[0], training=False))
+
+
+def digits_of_latents(generator: keras.Model, z: np.ndarray) -> np.ndarray | None:
+    """The digit the generator's head reads in each latent ``(n,)``, or None without a head."""
+    logits = digit_logits_model(generator)
+    return None if logits is None else logits.predict(np.asarray(z, np.float32), verbose=0).argmax(axis=1)
 
 
 def generator_paths(generator: keras.Model) -> tuple[keras.Model, keras.Model] | None:
@@ -190,8 +231,10 @@ def build_latent_encoder(
     )
 
 
-def _rebuild_generator(latent_dim: int, image_shape: list[int], **config: object) -> keras.Model:
-    return build_generator(latent_dim, tuple(image_shape), GanConfig(**config))
+def _rebuild_generator(
+    latent_dim: int, image_shape: list[int], n_classes: int = 0, **config: object
+) -> keras.Model:
+    return build_generator(latent_dim, tuple(image_shape), GanConfig(**config), n_classes)
 
 
 def _rebuild_latent_encoder(image_shape: list[int], latent_dim: int, **config: object) -> keras.Model:
@@ -203,6 +246,7 @@ BUILDERS = {  # the recipes an image bundle may name (``load_image_model``)
     "latent_encoder": _rebuild_latent_encoder,
     "digit_classifier": classifier_network,
     "feature_autoencoder": feature_autoencoder_network,
+    "fidelity_classifier": fidelity_classifier_network,
 }
 
 
@@ -218,6 +262,11 @@ class InvertibleDCGAN(keras.Model):
     only the code and the discriminator's real images carry the code of another ``z``.
     With ``latent_weight = 0`` and no code path this is a plain DCGAN whose encoder only
     watches, which measures how invertible a GAN is when nothing asks it to be.
+
+    The semantic term: given a ``fidelity_classifier`` (``models/semantic.py``, frozen) and
+    a generator with a digit head, the generator also pays ``fidelity_weight`` times the
+    classifier's cross-entropy between the content path's picture and the digit the head
+    reads in ``z`` (tracked as ``fidelity``).
     """
 
     def __init__(
@@ -226,6 +275,7 @@ class InvertibleDCGAN(keras.Model):
         discriminator: keras.Model,
         encoder: keras.Model,
         seed: int = 0,
+        fidelity_classifier: keras.Model | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -234,11 +284,14 @@ class InvertibleDCGAN(keras.Model):
         self.encoder = encoder
         self.latent_dim = int(generator.input_shape[-1])
         self.code_paths = generator_paths(generator)
+        self.head_logits = digit_logits_model(generator)
+        if fidelity_classifier is not None and self.head_logits is None:
+            raise ValueError("a fidelity classifier needs a generator with a digit head (n_classes > 0)")
+        self.fidelity_classifier = fidelity_classifier
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in ("d_loss", "g_loss", "latent_mse", "real_score", "fake_score", "r1")
-        }
+        names = ["d_loss", "g_loss", "latent_mse", "real_score", "fake_score", "r1"]
+        names += ["fidelity"] if fidelity_classifier is not None else []
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     def compile(
         self,
@@ -247,6 +300,7 @@ class InvertibleDCGAN(keras.Model):
         e_optimizer: keras.optimizers.Optimizer,
         latent_weight: float,
         r1_weight: float = 0.0,
+        fidelity_weight: float = 0.0,
     ) -> None:
         # Keras's own slot holds the discriminator's optimizer: at the end of ``fit`` Keras
         # would "finalize" all the model's weights with the slot's moving average, and only the
@@ -255,6 +309,7 @@ class InvertibleDCGAN(keras.Model):
         self.d_optimizer, self.g_optimizer, self.e_optimizer = d_optimizer, g_optimizer, e_optimizer
         self.latent_weight = float(latent_weight)
         self.r1_weight = float(r1_weight)
+        self.fidelity_weight = float(fidelity_weight)
         self.built = True
 
     @property
@@ -265,14 +320,15 @@ class InvertibleDCGAN(keras.Model):
         return self.generator(z, training=training)
 
     def render(self, z: tf.Tensor, real: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, ...]:
-        """``(fake, readable, real_seen)``: ``G(z)``; the same image with the gradient cut off from
-        the content path (what the latent encoder reads); ``real`` as the discriminator sees it
-        (with the code of a fresh ``z`` added by the generator's own ``AddCode``, so a code by
-        itself is no sign of a fake). With a code path each call draws that fresh ``z`` from
+        """``(fake, readable, real_seen, content)``: ``G(z)``; the same image with the gradient cut
+        off from the content path (what the latent encoder reads); ``real`` as the discriminator
+        sees it (with the code of a fresh ``z`` added by the generator's own ``AddCode``, so a
+        code by itself is no sign of a fake); the content path's picture alone (what the
+        fidelity classifier reads). With a code path each call draws that fresh ``z`` from
         the model's seeded stream."""
         if self.code_paths is None:
             fake = self.generator(z, training=training)
-            return fake, fake, real
+            return fake, fake, real, fake
         both, code_only = self.code_paths
         add_code = self.generator.get_layer("mixed")  # the generator's own mixing layer
         content, code = both(z, training=training)
@@ -280,14 +336,14 @@ class InvertibleDCGAN(keras.Model):
         real_code = tf.stop_gradient(code_only(other, training=training))
         fake = add_code(content, code)
         readable = add_code(tf.stop_gradient(content), code)
-        return fake, readable, add_code(tf.cast(real, fake.dtype), real_code)
+        return fake, readable, add_code(tf.cast(real, fake.dtype), real_code), content
 
     def train_step(self, data: tf.Tensor) -> dict[str, tf.Tensor]:
         real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = tf.shape(real)[0]
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape(persistent=True) as tape:
-            fake, readable, real_seen = self.render(z, real, training=True)
+            fake, readable, real_seen, content = self.render(z, real, training=True)
             with tf.GradientTape() as slope_tape:
                 slope_tape.watch(real_seen)
                 real_logit = self.discriminator(real_seen, training=True)
@@ -302,6 +358,14 @@ class InvertibleDCGAN(keras.Model):
             g_adversarial = tf.reduce_mean(tf.nn.softplus(-fake_logit))
             d_total = d_loss + 0.5 * self.r1_weight * r1
             g_loss = g_adversarial + self.latent_weight * latent_mse
+            if self.fidelity_classifier is not None:
+                digits = tf.argmax(self.head_logits(z, training=False), axis=-1)
+                fidelity = tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(
+                        digits, self.fidelity_classifier(content, training=False), from_logits=True
+                    )
+                )
+                g_loss += self.fidelity_weight * fidelity
         for optimizer, network, loss in (
             (self.d_optimizer, self.discriminator, d_total),
             (self.g_optimizer, self.generator, g_loss),
@@ -318,6 +382,8 @@ class InvertibleDCGAN(keras.Model):
             "fake_score": tf.reduce_mean(tf.sigmoid(fake_logit)),
             "r1": r1,
         }
+        if self.fidelity_classifier is not None:
+            values["fidelity"] = fidelity
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -329,19 +395,35 @@ def build_gan(
     config: GanConfig,
     seed: int = 0,
     latent_weight: float | None = None,
+    head: keras.Model | None = None,
+    fidelity_classifier: keras.Model | None = None,
 ) -> InvertibleDCGAN:
     """A compiled, built ``InvertibleDCGAN`` (weights drawn after seeding with ``seed``).
 
-    ``latent_weight`` overrides the preset's (0 gives the plain-DCGAN ablation).
-    Optimizers are built up front so that a checkpoint restores their state; with
-    ``config.average_decay`` the generator's keeps the moving average of its weights.
+    ``latent_weight`` overrides the preset's (0 gives the plain-DCGAN ablation). With a
+    trained digit ``head`` the generator carries it (the semantic content path); with a
+    ``fidelity_classifier`` too, the generator pays ``config.fidelity_weight`` times its
+    cross-entropy (``models/semantic.py``). Optimizers are built up front so that a
+    checkpoint restores their state; with ``config.average_decay`` the generator's keeps
+    the moving average of its weights.
     """
     keras.utils.set_random_seed(seed)
+    n_classes = 0 if head is None else int(head.output_shape[-1])
+    if fidelity_classifier is not None and int(fidelity_classifier.output_shape[-1]) != n_classes:
+        raise ValueError(
+            f"the digit head reads {n_classes} digits but the fidelity classifier "
+            f"{fidelity_classifier.output_shape[-1]}: train both on the same digits "
+            "(the audio clips' and the images' labels)"
+        )
+    generator = build_generator(latent_dim, image_shape, config, n_classes)
+    if head is not None:
+        install_digit_head(generator, head)
     gan = InvertibleDCGAN(
-        build_generator(latent_dim, image_shape, config),
+        generator,
         build_discriminator(image_shape, config),
         build_latent_encoder(image_shape, latent_dim, config),
         seed=seed,
+        fidelity_classifier=fidelity_classifier,
     )
     optimizers = {
         "d_optimizer": keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
@@ -354,7 +436,9 @@ def build_gan(
         "e_optimizer": keras.optimizers.Adam(config.encoder_learning_rate),
     }
     weight = config.latent_weight if latent_weight is None else latent_weight
-    gan.compile(**optimizers, latent_weight=weight, r1_weight=config.r1_weight)
+    gan.compile(
+        **optimizers, latent_weight=weight, r1_weight=config.r1_weight, fidelity_weight=config.fidelity_weight
+    )
     gan.d_optimizer.build(gan.discriminator.trainable_variables)
     gan.g_optimizer.build(gan.generator.trainable_variables)
     gan.e_optimizer.build(gan.encoder.trainable_variables)
