@@ -10,7 +10,8 @@ labelled images, the GAN is trained as notebook 03 trains it, with the semantic 
 Honours A2I_PRESET, A2I_IMAGE_SOURCE and A2I_ARTIFACTS. Training checkpoints to a
 temporary folder and never touches ``image_model/``. Prints one JSON object:
 recovery_rate, median_cos, pixel_mse, ms_per_image, baseline_steps,
-baseline_recovery_rate, baseline_ms_per_image, fd, fd_real_baseline,
+baseline_recovery_rate, baseline_ms_per_image, fd (mean of five draws; fd_spread their
+standard deviation), fd_real_baseline,
 classifier_accuracy, train_seconds (and a few more: each stage of the method alone,
 encoder_only_* and feedback_only_*). Recovery is measured on 8-bit images of G(z) for z
 from the prior, and (audio_recovery_rate) for z = the test clips' latents when
@@ -161,6 +162,7 @@ def main(no_train: bool) -> dict:
         "speedup": round(baseline.ms_per_image / learned.ms_per_image, 1),
         "timing_repeats": TIMING_REPEATS,
         "fd": round(quality["fd"], 3),
+        "fd_spread": round(quality["fd_spread"], 3),
         "fd_real_baseline": round(quality["fd_real_baseline"], 3),
         "classifier_accuracy": classifier_accuracy(judge, test.images, test.labels),
         "train_seconds": None if seconds is None else round(seconds, 1),

@@ -12,7 +12,9 @@ ae_stoi, rt_stoi, latent_cos_median, digit_acc_original, digit_acc_ae, digit_acc
 ms_per_clip_audio_to_image,
 ms_per_clip_image_to_audio, a2i_digit_acc (the image model's judge reads the spoken digit
 in each clip's image), i2a_digit_acc (the listener hears the digit of each held-out real
-image in the sound made from it) and the models used.
+image in the sound made from it), rt_<damage>_sc_db for every damage of
+``helpers.damage.image_damages`` (png, jpeg90, jpeg75, jpeg50, resize75, upscale8,
+noise02), digit_acc_rt_jpeg75 and the models used.
 Targets (demo, 2 cores): rt_sc_db <= ae_sc_db + 0.5; rt_jpeg75_sc_db <= ae_sc_db + 2;
 digit_acc_rt >= digit_acc_original - 0.03; a2i_digit_acc >= 0.95; i2a_digit_acc >= 0.90;
 ms_per_clip_image_to_audio <= 200.

@@ -122,7 +122,7 @@ class GanConfig:
     head_sharpness: float = 1.0  # the generator reads softmax(sharpness * head logits); sharper votes
     # draw a jump where the head changes its mind, which projection cannot follow (docs/experiments.md)
     head_epochs: int = 200  # half a minute: the head is small and reads 128 numbers
-    ablation_epochs: int = 60  # the unconditioned GAN notebook 03 compares with (its digits, not its polish)
+    ablation_epochs: int = 40  # the unconditioned GAN notebook 03 compares with (its digits, not its polish)
     drawing_tolerance: float = 0.015  # an image still off by more (RMS, [0, 1] units) after projection
     # holds no code: it is read as a drawing, and its digit's prototype latent is the answer
     inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs

@@ -13,36 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers.images import jpeg_round_trip, resize_images
+from helpers.damage import image_damages
 from helpers.metrics import cosine_rows, griffin_lim_floor, spectrogram_scores, stoi_joined
 from helpers.models.listener import digit_accuracy
 from helpers.projection_eval import as_png, classifier_accuracy
 from helpers.round_trip import Bridge
-
-
-def _resized(images: np.ndarray, fraction: float) -> np.ndarray:
-    size = images.shape[1]
-    small = resize_images(images, max(2, round(size * fraction)))
-    return as_png(resize_images(small, size))
-
-
-def _noisy(images: np.ndarray, std: float, seed: int) -> np.ndarray:
-    noise = np.random.default_rng(seed).normal(0.0, std, images.shape)
-    return as_png(images + noise)
-
-
-def image_damages(seed: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """What can happen to a generated image on its way to someone, as ``name -> function``:
-    the lossless PNG first (8-bit rounding only), then JPEG at three qualities, a resize to
-    three quarters of the side and back, and faint Gaussian noise (std 0.02 of full scale)."""
-    return {
-        "png": as_png,
-        "jpeg90": lambda images: jpeg_round_trip(images, 90),
-        "jpeg75": lambda images: jpeg_round_trip(images, 75),
-        "jpeg50": lambda images: jpeg_round_trip(images, 50),
-        "resize75": lambda images: _resized(images, 0.75),
-        "noise02": lambda images: _noisy(images, 0.02, seed),
-    }
 
 
 @dataclass
@@ -178,4 +153,7 @@ def _summary(
         "ms_per_clip_image_to_audio": ms_image_to_audio,
         "a2i_digit_acc": report.image_digit_acc,
         "i2a_digit_acc": report.heard_from_real_images,
+        # every damage's median, the PNG's included (rt_png_sc_db = rt_sc_db), and the digit after JPEG 75
+        **{f"rt_{name}_sc_db": median(name, "sc_db") for name in image_damages(0)},
+        "digit_acc_rt_jpeg75": paths["jpeg75"].digit_acc if "jpeg75" in paths else None,
     }
