@@ -23,8 +23,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from helpers.images import jpeg_round_trip, resize_images
-from helpers.projection_eval import as_png
+from helpers.images import as_png, jpeg_round_trip, resize_images
 
 UPSCALE_FACTOR = 8  # a 32-pixel image pasted into a slide or a screenshot
 

@@ -125,6 +125,11 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+def as_png(images: np.ndarray) -> np.ndarray:
+    """Images in [0, 1] rounded to the 256 levels a PNG file stores."""
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0) / 255.0
+
+
 def to_tanh_range(images: np.ndarray) -> np.ndarray:
     """[0, 1] pixels to [-1, 1] (the range of a tanh generator)."""
     return np.asarray(images, dtype=np.float32) * 2.0 - 1.0

@@ -15,12 +15,11 @@ import keras
 import numpy as np
 
 from helpers.config import Preset
-from helpers.images import image_grid
+from helpers.images import as_png, image_grid
 from helpers.metrics import frechet_distance, histogram_intersection, mean_pairwise_distance, ssim_scores
 from helpers.models.classifier import classify, image_features, is_classifier
 from helpers.models.paired import FEATURE_OF, build_paired_model, train_paired
 from helpers.paired_data import PairedData
-from helpers.projection_eval import as_png
 
 
 @dataclass

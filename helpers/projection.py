@@ -26,9 +26,10 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.artifacts import copy_model
+from helpers.block_dct import LowFrequencies
 from helpers.config import GanConfig
 from helpers.images import to_tanh_range
-from helpers.models.gan import BUILDERS, generate
+from helpers.models.gan import BUILDERS, dct_code_frequencies, generate
 from helpers.runtime import replica_mean
 
 
@@ -349,8 +350,9 @@ def project_images(
     feedback_steps: int = 0,
     drawing_tolerance: float = 0.0,
     read_drawings: Callable[[np.ndarray], np.ndarray] | None = None,
+    lowpass_steps: int = 0,
 ) -> np.ndarray:
-    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1], in three stages (and a fourth):
+    """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1], in three stages (and two more):
 
     1. the encoder's estimate, then ``feedback_steps`` feedback steps (``_feedback_on_z``);
     2. each image still off by more than ``tolerance`` (root-mean-square pixel error, [0, 1]
@@ -360,10 +362,16 @@ def project_images(
     3. each image still off by more than ``tolerance`` gets ``polish_steps`` more steps,
        each with a fresh Jacobian: steps with a corrected old Jacobian converge slowly from
        far away, as on a JPEG-damaged image. (This stage runs even when ``steps`` is 0.)
-    4. given ``read_drawings`` (images -> latents) and ``drawing_tolerance`` > 0, an image
-       still off by more than that (RMS, [0, 1] units) holds no code the generator could
-       have drawn (a drawing, a photo): its latent is ``read_drawings``'s answer, the latent
-       of the digit it shows, not the ``z`` whose picture best imitates its pixels.
+    4. with a block-DCT code (``block_dct.py``), each image still off by more than
+       ``tolerance`` (a damaged one: JPEG, resized, noisy) gets ``lowpass_steps`` more
+       steps, each with a fresh Jacobian, on the error of the blocks' lowest frequencies
+       alone: where the code lives and what the damage kept (``_lowpass_view``);
+    5. given ``read_drawings`` (images -> latents) and ``drawing_tolerance`` > 0, an image
+       still off by more than that holds no code the generator could have drawn (a drawing,
+       a photo): its latent is ``read_drawings``'s answer, the latent of the digit it shows,
+       not the ``z`` whose picture best imitates its pixels. With a block-DCT code "off" is
+       ``drawing_error`` (RMS after averaging 4 x 4 squares, so that a damaged image is not
+       taken for a drawing); with a dense code, the RMS pixel error ([0, 1] units).
 
     A clean image usually leaves after stage 1, so the Jacobians (``d + 1`` generator calls
     each) are spent on the images that need them. The test is the pixel error alone: an
@@ -392,11 +400,60 @@ def project_images(
                 tf.constant(fresh), damping_t,
             )  # fmt: skip
             z[chosen], error[chosen] = z_t.numpy(), error_t.numpy()
+    frequencies = dct_code_frequencies(generator)
+    poor = np.flatnonzero(error > limit) if lowpass_steps > 0 and frequencies else np.array([], int)
+    if len(poor):
+        viewed, view = _lowpass_view(generator, frequencies)
+        for i in range(0, len(poor), batch_size):
+            chosen = poor[i : i + batch_size]
+            z_t, _ = _gauss_newton_on_z(
+                viewed, view(tf.constant(targets[chosen])), tf.constant(z[chosen]),
+                tf.constant(lowpass_steps), tf.constant(1), damping_t,
+            )  # fmt: skip
+            z[chosen] = z_t.numpy()
+        error[poor] = np.sum(
+            np.square(to_tanh_range(generate(generator, z[poor])) - targets[poor]), axis=(1, 2, 3)
+        )
     if read_drawings is not None and drawing_tolerance > 0:
-        drawn = np.flatnonzero(error > int(np.prod(np.shape(images)[1:])) * (2.0 * drawing_tolerance) ** 2)
+        if frequencies:
+            drawn = np.flatnonzero(drawing_error(images, generator, z) > drawing_tolerance)
+        else:  # a dense code: the pixel error itself
+            drawn = np.flatnonzero(
+                error > int(np.prod(np.shape(images)[1:])) * (2.0 * drawing_tolerance) ** 2
+            )
         if len(drawn):
             z[drawn] = read_drawings(np.asarray(images, np.float32)[drawn])
     return z
+
+
+DRAWING_POOL = 4  # side of the squares averaged before a drawing is told from a damaged image
+
+
+def drawing_error(images: np.ndarray, generator: keras.Model, z: np.ndarray) -> np.ndarray:
+    """RMS ``(n,)`` of the difference between images in [0, 1] and ``G(z)`` after averaging
+    each ``DRAWING_POOL`` x ``DRAWING_POOL`` square ([0, 1] units): what tells a drawing from a
+    damaged generated image. JPEG, noise and resizing leave a fine-grained error that the
+    averaging cancels; a drawing's strokes differ from any generated digit's over whole
+    squares."""
+    residual = generate(generator, z) - np.asarray(images, np.float32)
+    n, size, width, channels = residual.shape
+    side = DRAWING_POOL
+    pooled = residual.reshape(n, size // side, side, width // side, side, channels).mean(axis=(2, 4))
+    return np.sqrt(np.mean(np.square(pooled), axis=(1, 2, 3)))
+
+
+_VIEWS: dict[tuple[int, int], tuple[keras.Model, LowFrequencies]] = {}
+
+
+def _lowpass_view(generator: keras.Model, frequencies: int) -> tuple[keras.Model, LowFrequencies]:
+    """``(z -> low frequencies of G(z), the same view of an image)``, built once per generator
+    (a new model would retrace the solver's graph on every call)."""
+    key = (id(generator), frequencies)
+    if key not in _VIEWS or _VIEWS[key][0].layers[1] is not generator:
+        view = LowFrequencies(frequencies)
+        z = keras.Input(shape=generator.input_shape[1:])
+        _VIEWS[key] = (keras.Model(z, view(generator(z, training=False))), view)
+    return _VIEWS[key]
 
 
 def rms_pixel_error(images: np.ndarray, generator: keras.Model, z: np.ndarray) -> np.ndarray:
@@ -419,7 +476,7 @@ def project_with_settings(
         images, generator, encoder, settings.refine_steps, settings.jacobian_updates, settings.damping,
         polish_steps=settings.polish_steps, tolerance=settings.fit_tolerance,
         feedback_steps=settings.feedback_steps, drawing_tolerance=settings.drawing_tolerance,
-        read_drawings=read_drawings,
+        read_drawings=read_drawings, lowpass_steps=settings.lowpass_steps,
     )  # fmt: skip
 
 
@@ -429,7 +486,9 @@ def stopped_after(settings: GanConfig, stage: str) -> GanConfig:
     if stage not in ("encoder", "feedback"):
         raise ValueError(f"stage must be 'encoder' or 'feedback', not {stage!r}")
     feedback_steps = settings.feedback_steps if stage == "feedback" else 0
-    return dataclasses.replace(settings, feedback_steps=feedback_steps, refine_steps=0, polish_steps=0)
+    return dataclasses.replace(
+        settings, feedback_steps=feedback_steps, refine_steps=0, polish_steps=0, lowpass_steps=0
+    )
 
 
 _SAVED_NAMES = {  # key in config.json's "projection" -> GanConfig field
@@ -441,6 +500,7 @@ _SAVED_NAMES = {  # key in config.json's "projection" -> GanConfig field
     "fit_tolerance": "fit_tolerance",
     "polish_tolerance": "fit_tolerance",  # its name before the feedback steps
     "drawing_tolerance": "drawing_tolerance",
+    "lowpass_steps": "lowpass_steps",
 }
 
 

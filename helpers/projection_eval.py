@@ -14,16 +14,12 @@ import numpy as np
 
 from helpers import config, features
 from helpers.config import GanConfig, Paths, Preset
+from helpers.images import as_png
 from helpers.metrics import cosine_rows, frechet_distance
 from helpers.models.autoencoder import load_audio_codec
 from helpers.models.classifier import classify, image_features, is_classifier
 from helpers.models.gan import generate, sample_latents
 from helpers.projection import project_images_adam, project_images_baseline, project_with_settings
-
-
-def as_png(images: np.ndarray) -> np.ndarray:
-    """Images in [0, 1] rounded to the 256 levels a PNG file stores."""
-    return np.round(np.clip(images, 0.0, 1.0) * 255.0) / 255.0
 
 
 @dataclass

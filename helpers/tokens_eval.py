@@ -17,12 +17,12 @@ import tensorflow as tf
 
 from helpers.audio import spectrogram_to_waveform
 from helpers.evaluation import digit_mean_baseline
+from helpers.images import as_png
 from helpers.metrics import spectrogram_scores
 from helpers.models.classifier import classify, is_classifier
 from helpers.models.listener import hear_digits
 from helpers.models.tokens import codebook_perplexity
 from helpers.paired_data import PairedData
-from helpers.projection_eval import as_png
 from helpers.token_pipeline import TokenModels
 
 

@@ -34,6 +34,7 @@ import tensorflow as tf
 from keras import layers
 
 from helpers.artifacts import load_bundle_config, load_model_bundle, remember_recipe, save_model_bundle
+from helpers.block_dct import BlockDctCode, LowFrequencies
 from helpers.config import GanConfig, Preset
 from helpers.errors import ArtifactError
 from helpers.images import from_tanh_range, image_grid, save_image, to_tanh_range
@@ -101,10 +102,13 @@ def build_generator(
 ) -> keras.Model:
     """``z`` -> image in [-1, 1]: ``clip(content(z) + a * code(z), -1, 1)`` with ``a = code_amplitude``.
 
-    ``content`` is ``upsample_to_image`` (its output layer is named ``image``); ``code`` is
-    one dense layer from ``z`` to every pixel with a tanh (layer ``code_image``), a
-    well-conditioned map that projection can invert; ``AddCode`` (layer ``mixed``) adds
-    them. ``code_amplitude = 0`` leaves the content path alone. With ``n_classes`` the
+    ``content`` is ``upsample_to_image`` (its output layer is named ``image``); ``code``
+    (layer ``code_image``) depends on ``config.code_basis``: ``"dct"`` writes ``z`` into the
+    lowest frequencies of each 8 x 8 block through a fixed orthonormal map
+    (``block_dct.BlockDctCode``), where JPEG, resizing and noise leave it; ``"dense"`` is one
+    dense layer from ``z`` to every pixel with a tanh, a well-conditioned map that projection
+    can invert but that JPEG rounds away. ``AddCode`` (layer ``mixed``) adds them.
+    ``code_amplitude = 0`` leaves the content path alone. With ``n_classes`` the
     content path also reads the digit ``z`` says: a frozen digit head
     (``models/semantic.py``, layer ``digit_head``; ``install_digit_head`` gives it its
     trained weights) turns ``z`` into digit probabilities, joined to ``z`` before the
@@ -124,8 +128,13 @@ def build_generator(
     if config.code_amplitude <= 0:
         model = keras.Model(z, content, name="generator")
     else:
-        code = layers.Dense(math.prod(image_shape), activation="tanh", name="code")(z)
-        code = layers.Reshape(image_shape, name="code_image")(code)
+        if config.code_basis == "dct":
+            code = BlockDctCode(list(image_shape), config.code_frequencies, name="code_image")(z)
+        elif config.code_basis == "dense":
+            code = layers.Dense(math.prod(image_shape), activation="tanh", name="code")(z)
+            code = layers.Reshape(image_shape, name="code_image")(code)
+        else:
+            raise ValueError(f"code_basis must be 'dct' or 'dense', not {config.code_basis!r}")
         model = keras.Model(z, AddCode(config.code_amplitude, name="mixed")(content, code), name="generator")
     return remember_recipe(
         model,
@@ -134,6 +143,8 @@ def build_generator(
         image_shape=list(image_shape),
         generator_width=config.generator_width,
         code_amplitude=config.code_amplitude,
+        code_basis=config.code_basis,
+        code_frequencies=config.code_frequencies,
         **(_head_recipe(n_classes, config) if n_classes > 0 else {}),
     )
 
@@ -170,6 +181,14 @@ def generator_paths(generator: keras.Model) -> tuple[keras.Model, keras.Model] |
         return None
     content, code = generator.get_layer("image").output, generator.get_layer("code_image").output
     return keras.Model(generator.inputs, [content, code]), keras.Model(generator.inputs, code)
+
+
+def dct_code_frequencies(generator: keras.Model) -> int | None:
+    """The ``k`` of the generator's block-DCT code (``BlockDctCode``), or None with another code or none."""
+    for layer in generator.layers:
+        if isinstance(layer, BlockDctCode):
+            return layer.frequencies
+    return None
 
 
 @keras.saving.register_keras_serializable(package="a2i")
@@ -214,12 +233,22 @@ def build_latent_encoder(
     image_shape: tuple[int, int, int], latent_dim: int, config: GanConfig
 ) -> keras.Model:
     """Image -> estimate of the ``z`` that generated it (the invertibility head, and later the
-    inversion encoder of ``helpers.projection``)."""
+    inversion encoder of ``helpers.projection``). For a generator with a block-DCT code
+    (``config.code_basis == "dct"``) the estimate adds a linear reading of the blocks' lowest
+    frequencies (``block_dct.LowFrequencies``), where the code lies, to the convolutions'."""
     image = keras.Input(shape=image_shape, name="image")
     x = conv_body(image, config.discriminator_width, "enc")
     x = layers.Dense(config.encoder_units, name="hidden")(x)
     x = layers.LeakyReLU(0.2)(x)
     z = layers.Dense(latent_dim, name="z_hat")(x)
+    code_frequencies = (
+        config.code_frequencies if config.code_basis == "dct" and config.code_amplitude > 0 else 0
+    )
+    if code_frequencies:
+        read = layers.Dense(latent_dim, use_bias=False, name="code_read")(
+            LowFrequencies(code_frequencies)(image)
+        )
+        z = layers.Add(name="z_hat_and_code")([z, read])
     model = keras.Model(image, z, name="latent_encoder")
     return remember_recipe(
         model,
@@ -228,16 +257,21 @@ def build_latent_encoder(
         latent_dim=int(latent_dim),
         discriminator_width=config.discriminator_width,
         encoder_units=config.encoder_units,
+        code_basis=config.code_basis if code_frequencies else "dense",
+        code_frequencies=config.code_frequencies,
+        code_amplitude=config.code_amplitude,
     )
 
 
 def _rebuild_generator(
     latent_dim: int, image_shape: list[int], n_classes: int = 0, **config: object
 ) -> keras.Model:
+    config.setdefault("code_basis", "dense")  # saved before the block-DCT code existed
     return build_generator(latent_dim, tuple(image_shape), GanConfig(**config), n_classes)
 
 
 def _rebuild_latent_encoder(image_shape: list[int], latent_dim: int, **config: object) -> keras.Model:
+    config.setdefault("code_basis", "dense")  # saved before the block-DCT code: no code reading
     return build_latent_encoder(tuple(image_shape), latent_dim, GanConfig(**config))
 
 
@@ -418,10 +452,14 @@ def build_gan(
     generator = build_generator(latent_dim, image_shape, config, n_classes)
     if head is not None:
         install_digit_head(generator, head)
+    encoder = build_latent_encoder(image_shape, latent_dim, config)
+    if dct_code_frequencies(generator):  # start the code's linear reading at its least-squares inverse
+        code_map = generator.get_layer("code_image").map.numpy()
+        encoder.get_layer("code_read").set_weights([code_map / config.code_amplitude])
     gan = InvertibleDCGAN(
         generator,
         build_discriminator(image_shape, config),
-        build_latent_encoder(image_shape, latent_dim, config),
+        encoder,
         seed=seed,
         fidelity_classifier=fidelity_classifier,
     )
