@@ -364,8 +364,9 @@ def project_images(
        far away, as on a JPEG-damaged image. (This stage runs even when ``steps`` is 0.)
     4. with a block-DCT code (``block_dct.py``), each image still off by more than
        ``tolerance`` (a damaged one: JPEG, resized, noisy) gets ``lowpass_steps`` more
-       steps, each with a fresh Jacobian, on the error of the blocks' lowest frequencies
-       alone: where the code lives and what the damage kept (``_lowpass_view``);
+       steps (one fresh Jacobian, Broyden's corrections after) on the error of the blocks'
+       lowest frequencies alone: where the code lives and what the damage kept
+       (``_lowpass_view``);
     5. given ``read_drawings`` (images -> latents) and ``drawing_tolerance`` > 0, an image
        still off by more than that holds no code the generator could have drawn (a drawing,
        a photo): its latent is ``read_drawings``'s answer, the latent of the digit it shows,
@@ -410,10 +411,7 @@ def project_images(
                 viewed, view(tf.constant(targets[chosen])), tf.constant(z[chosen]),
                 tf.constant(lowpass_steps), tf.constant(1), damping_t,
             )  # fmt: skip
-            z[chosen] = z_t.numpy()
-        error[poor] = np.sum(
-            np.square(to_tanh_range(generate(generator, z[poor])) - targets[poor]), axis=(1, 2, 3)
-        )
+            z[chosen] = z_t.numpy()  # their pixel error is not needed again: drawings use drawing_error
     if read_drawings is not None and drawing_tolerance > 0:
         if frequencies:
             drawn = np.flatnonzero(drawing_error(images, generator, z) > drawing_tolerance)
