@@ -133,3 +133,11 @@ class LowFrequencies(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "frequencies": self.frequencies}
+
+
+def frequency_energy(images: np.ndarray) -> np.ndarray:
+    """Mean squared DCT coefficient ``(8, 8)`` of every 8 x 8 block of ``images`` ``(n, h, w, c)``,
+    row frequency first: where in frequency an image (a code, or the change a JPEG makes) keeps
+    its energy. Taught in ``04_round_trip.ipynb``."""
+    coefficients = LowFrequencies(BLOCK)(tf.constant(np.asarray(images, np.float32))).numpy()
+    return np.mean(np.square(coefficients.reshape(-1, BLOCK, BLOCK)), axis=0)

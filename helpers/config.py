@@ -111,13 +111,14 @@ class GanConfig:
     # last ones); a memory of about 200 steps (9 demo epochs; more epochs where several replicas share a
     # batch): at 0.999 the average still held weights of 45 epochs before, and drew worse digits
     encoder_learning_rate: float = 1e-3
-    latent_weight: float = 30.0  # weight of the latent-reconstruction term in the generator's loss
-    code_basis: str = "dense"  # where the code carrying z lives: "dct", the lowest frequencies of each
+    latent_weight: float = 30.0  # weight of the latent-reconstruction term in the generator's loss; a "dct"
+    # code is a fixed map, so then no generator weight feels it (it trains the encoder alone)
+    code_basis: str = "dct"  # where the code carrying z lives: "dct", the lowest frequencies of each
     # 8 x 8 block, which JPEG, resizing and noise keep (block_dct.py); "dense", any pixel pattern a
-    # dense layer learns (the first design: exact through a PNG, lost in a JPEG)
+    # dense layer learns (the first design: exact through a PNG, lost in a JPEG; docs/experiments.md)
     code_frequencies: int = 3  # the dct code's k x k lowest frequencies per block: 144 slots at 32 x 32
-    code_amplitude: float = 0.1  # "dense": the largest move of a pixel, up or down; "dct": the move per
-    # unit coefficient (0.3 gives a code pixel a std of about 0.1); 0: no code
+    code_amplitude: float = 0.3  # "dct": the move per unit coefficient (0.3 gives a code pixel a std of
+    # about 0.1); "dense": the largest move of a pixel, up or down (0.1 suited it); 0: no code
     semantic: bool = True  # the content path draws the digit z says (models/semantic.py); used only
     # when the audio clips and the images both have labels
     fidelity_weight: float = 0.3  # the fidelity classifier's cross-entropy in the generator's loss
@@ -128,20 +129,21 @@ class GanConfig:
     # draw a jump where the head changes its mind, which projection cannot follow (docs/experiments.md)
     head_epochs: int = 200  # half a minute: the head is small and reads 128 numbers
     ablation_epochs: int = 40  # the unconditioned GAN notebook 03 compares with (its digits, not its polish)
-    drawing_tolerance: float = 0.015  # an image still off by more after projection (RMS, [0, 1] units;
-    # with a "dct" code, of the residual averaged over 4 x 4 squares: projection.drawing_error, where
-    # 0.007 separated drawings from damaged images, docs/experiments.md): it holds no code, so it is
-    # read as a drawing, and its digit's prototype latent is the answer
+    drawing_tolerance: float = 0.006  # an image still off by more after projection (projection.fit_error:
+    # with a "dct" code the RMS residual after averaging 4 x 4 squares, [0, 1] units, where 0.006
+    # separated drawings from damaged images; 0.015 of the plain RMS suited a "dense" code): it holds no
+    # code, so it is read as a drawing, and its digit's prototype latent is the answer
     inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs
     inversion_batch_size: int = 128
     inversion_learning_rate: float = 5e-4  # start of a cosine decay to a tenth
     feedback_steps: int = 8  # z += E(x) - E(G(z)) after the encoder's estimate E(x)
-    fit_tolerance: float = 0.01  # images whose RMS pixel error ([0, 1] units) is still above this get
-    # Gauss-Newton steps (8-bit rounding alone gives 0.0011)
-    refine_steps: int = 5  # Gauss-Newton steps on z for those images
+    fit_tolerance: float = 0.003  # images whose RMS pixel error ([0, 1] units) is still above this get
+    # Gauss-Newton steps (8-bit rounding alone gives 0.0011; the dct code is faint, so a fit 0.01 off
+    # can still miss z by more than cos 0.99; 0.01 suited a "dense" code)
+    refine_steps: int = 3  # Gauss-Newton steps on z for those images
     jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (Broyden corrects it after)
     damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
-    polish_steps: int = 8  # further steps, each with a fresh Jacobian, for images still above it
+    polish_steps: int = 2  # further steps, each with a fresh Jacobian, for images still above it
     lowpass_steps: int = 4  # with a "dct" code: Gauss-Newton steps on the blocks' lowest frequencies
     # alone, for images still off after polishing (a damaged image): they fit what the damage kept
     adam_steps: int = 100  # the first attempt, shown for comparison: Adam steps after the encoder

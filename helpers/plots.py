@@ -360,3 +360,20 @@ def method_comparison_figure(rows: list[dict], chance: float = 0.1) -> Figure:
     right.invert_yaxis()
     fig.suptitle("every method on the same held-out voices and images")
     return fig
+
+
+def frequency_energy_figure(maps: dict[str, np.ndarray], corner: int) -> Figure:
+    """Heatmaps of energy per 8 x 8 block frequency (``block_dct.frequency_energy``), log scale
+    (five decades) shared by all, with the ``corner x corner`` lowest frequencies (the code's) outlined
+    (``04_round_trip.ipynb``)."""
+    high = np.log10(max(float(np.max(m)) for m in maps.values()))
+    low = high - 5.0  # five decades: below that, float rounding, not signal
+    fig, axes = plt.subplots(
+        1, len(maps), figsize=(3.4 * len(maps), 3.2), constrained_layout=True, squeeze=False
+    )
+    for ax, (name, energy) in zip(axes[0], maps.items(), strict=True):
+        shown = ax.imshow(np.log10(np.maximum(energy, 10.0**low)), cmap="magma", vmin=low, vmax=high)
+        ax.add_patch(plt.Rectangle((-0.5, -0.5), corner, corner, fill=False, edgecolor="cyan", linewidth=2))
+        ax.set(title=name, xlabel="column frequency", ylabel="row frequency")
+    fig.colorbar(shown, ax=axes[0, -1], label="log10 energy")
+    return fig

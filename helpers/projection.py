@@ -413,12 +413,7 @@ def project_images(
             )  # fmt: skip
             z[chosen] = z_t.numpy()  # their pixel error is not needed again: drawings use drawing_error
     if read_drawings is not None and drawing_tolerance > 0:
-        if frequencies:
-            drawn = np.flatnonzero(drawing_error(images, generator, z) > drawing_tolerance)
-        else:  # a dense code: the pixel error itself
-            drawn = np.flatnonzero(
-                error > int(np.prod(np.shape(images)[1:])) * (2.0 * drawing_tolerance) ** 2
-            )
+        drawn = np.flatnonzero(fit_error(images, generator, z) > drawing_tolerance)
         if len(drawn):
             z[drawn] = read_drawings(np.asarray(images, np.float32)[drawn])
     return z
@@ -438,6 +433,15 @@ def drawing_error(images: np.ndarray, generator: keras.Model, z: np.ndarray) -> 
     side = DRAWING_POOL
     pooled = residual.reshape(n, size // side, side, width // side, side, channels).mean(axis=(2, 4))
     return np.sqrt(np.mean(np.square(pooled), axis=(1, 2, 3)))
+
+
+def fit_error(images: np.ndarray, generator: keras.Model, z: np.ndarray) -> np.ndarray:
+    """How far ``G(z)`` stays from each image ``(n,)``, as projection's drawing test measures it
+    (compared with ``drawing_tolerance``): ``drawing_error`` for a block-DCT code,
+    ``rms_pixel_error`` for a dense one. Taught in ``03_gan_and_projection.ipynb``."""
+    if dct_code_frequencies(generator):
+        return drawing_error(images, generator, z)
+    return rms_pixel_error(images, generator, z)
 
 
 _VIEWS: dict[tuple[int, int], tuple[keras.Model, LowFrequencies]] = {}

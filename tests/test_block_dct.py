@@ -9,7 +9,13 @@ import pytest
 import tensorflow as tf
 
 from helpers import config
-from helpers.block_dct import BlockDctCode, LowFrequencies, block_dct_basis, orthonormal_map
+from helpers.block_dct import (
+    BlockDctCode,
+    LowFrequencies,
+    block_dct_basis,
+    frequency_energy,
+    orthonormal_map,
+)
 from helpers.images import jpeg_round_trip
 from helpers.metrics import cosine_rows
 from helpers.models.gan import (
@@ -19,7 +25,7 @@ from helpers.models.gan import (
     generator_paths,
     sample_latents,
 )
-from helpers.projection import project_images
+from helpers.projection import drawing_error, fit_error, project_images, rms_pixel_error
 
 CFG = config.load_preset("ci").gan
 
@@ -125,3 +131,25 @@ def test_an_image_bundle_with_a_dct_code_saves_and_loads(tmp_path):
         models["encoder"].predict(images, verbose=0), gan.encoder.predict(images, verbose=0), atol=1e-5
     )
     assert dct_code_frequencies(models["generator"]) == cfg.code_frequencies
+
+
+def test_frequency_energy_finds_the_code_low_and_a_checkerboard_high():
+    code = BlockDctCode([32, 32, 1], frequencies=3, seed=0)(sample_latents(8, 128, 0)).numpy()
+    energy = frequency_energy(code)
+    assert energy.shape == (8, 8)
+    assert energy[:3, :3].sum() > 0.999 * energy.sum()
+    np.testing.assert_allclose(energy.sum(), np.mean(np.square(code)) * 64, rtol=1e-4)  # orthonormal
+    checkerboard = np.indices((16, 16)).sum(axis=0) % 2 * 2.0 - 1.0
+    high = frequency_energy(checkerboard[None, :, :, None])
+    assert np.unravel_index(np.argmax(high), high.shape) == (7, 7)
+
+
+def test_fit_error_is_the_pooled_residual_for_a_dct_code_and_the_pixel_error_for_a_dense_one():
+    z = sample_latents(5, 16, 3)
+    images = np.random.default_rng(0).uniform(0, 1, (5, 32, 32, 1)).astype(np.float32)
+    for basis, measure in (("dct", drawing_error), ("dense", rms_pixel_error)):
+        generator = build_generator(16, (32, 32, 1), dataclasses.replace(CFG, code_basis=basis))
+        np.testing.assert_allclose(fit_error(images, generator, z), measure(images, generator, z))
+    # pooling cancels fine speckle: noise on a generated image costs the pooled error far less
+    speckled = np.clip(generate(generator, z) + np.random.default_rng(1).normal(0, 0.02, images.shape), 0, 1)
+    assert np.all(drawing_error(speckled, generator, z) < 0.5 * rms_pixel_error(speckled, generator, z))

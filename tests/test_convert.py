@@ -202,3 +202,44 @@ def test_the_shipped_models_take_a_spoken_digit_there_and_back(tmp_path):
     sc_db, _ = spectrogram_scores(original[None], rebuilt[None], codec.front_end)
     assert sc_db[0] < -1.0  # far from silence (0 dB); notebook 04 reports the distribution
     assert hear_digits(codec.listener, rebuilt[None], codec.front_end, codec.stats)[0] == 7
+
+
+@pytest.mark.floor
+def test_the_shipped_models_hear_a_shared_jpeg_and_an_enlarged_png(tmp_path):
+    """The image shared as a user shares it: saved as a JPEG at quality 75, and enlarged eight
+    times with bilinear filtering (a slide, a screenshot). The converter reads both; the JPEG
+    still speaks the seven, nearly as close to the recording as the PNG (measured: PNG -7.49 dB,
+    JPEG -6.46 dB). The enlargement keeps most of the sound (-5.14 dB) but this clip's digit is
+    lost in it (heard as a zero): the ×8 row of the README's round-trip table is not met yet."""
+    from helpers.audio import load_clip
+    from helpers.metrics import spectrogram_scores
+    from helpers.models.autoencoder import load_audio_codec
+    from helpers.models.listener import hear_digits
+
+    clip_path = ROOT / "data" / "spoken_digits" / "7_engbtravis_0.flac"
+    env = {**os.environ, "A2I_ARTIFACTS": str(tmp_path / "nothing_trained_here")}
+    png = tmp_path / "seven.png"
+    run = [sys.executable, "-m", "helpers.convert"]
+    subprocess.run([*run, "audio-to-image", str(clip_path), str(png)], cwd=ROOT, env=env, check=True)
+    (tmp_path / "shared").mkdir()
+    with Image.open(png) as image:
+        image.save(tmp_path / "shared" / "seven_jpeg75.jpg", quality=75)
+        image.resize((image.width * 8, image.height * 8), Image.Resampling.BILINEAR).save(
+            tmp_path / "shared" / "seven_x8.png"
+        )
+    (tmp_path / "shared" / "seven.png").write_bytes(png.read_bytes())
+    subprocess.run(
+        [*run, "image-to-audio", str(tmp_path / "shared"), str(tmp_path / "sounds")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    codec, _ = load_audio_codec(ROOT / "audio_model")
+    original = load_clip(clip_path, codec.front_end)
+    names = ("seven", "seven_jpeg75", "seven_x8")
+    rebuilt = np.stack([load_clip(tmp_path / "sounds" / f"{name}.wav", codec.front_end) for name in names])
+    sc_db, _ = spectrogram_scores(np.repeat(original[None], len(names), axis=0), rebuilt, codec.front_end)
+    print(dict(zip(names, np.round(sc_db, 2), strict=True)))
+    assert list(hear_digits(codec.listener, rebuilt[:2], codec.front_end, codec.stats)) == [7, 7]
+    assert sc_db[1] <= sc_db[0] + 1.5, sc_db
+    assert sc_db[2] < -1.0 and sc_db[2] <= sc_db[0] + 3.0, sc_db  # far from silence (0 dB)

@@ -29,6 +29,7 @@ PRESET = config.load_preset("ci")
 CFG = dataclasses.replace(
     PRESET.gan, generator_width=16, discriminator_width=8, encoder_units=16, batch_size=8
 )
+DENSE = dataclasses.replace(CFG, code_basis="dense", code_amplitude=0.1)  # the first design's code
 SHAPE = (16, 16, 1)
 
 
@@ -39,7 +40,7 @@ def images(n: int = 32) -> np.ndarray:
 
 @pytest.mark.parametrize("shape", [(32, 32, 1), (64, 64, 3), (8, 8, 1)])
 def test_generator_makes_the_image_shape_in_tanh_range(shape):
-    generator = build_generator(12, shape, CFG)
+    generator = build_generator(12, shape, CFG if shape[0] >= 16 else DENSE)  # 8 x 8: 9 DCT slots
     out = generator(sample_latents(3, 12, 0)).numpy()
     assert out.shape == (3, *shape) and np.all(np.abs(out) <= 1.0)
 
@@ -86,8 +87,8 @@ def test_batch_spread_lets_the_discriminator_see_a_batch_of_look_alikes():
 
 
 def test_latent_error_trains_only_the_code_path_and_real_images_carry_a_code():
-    """The latent term reaches only the code path; the discriminator reaches the content path."""
-    gan = build_gan(8, SHAPE, dataclasses.replace(CFG, code_amplitude=0.1), seed=0)
+    """The latent term reaches only the (dense) code path; the discriminator reaches the content path."""
+    gan = build_gan(8, SHAPE, DENSE, seed=0)
     z = tf.constant(sample_latents(4, 8, 1))
     real = tf.constant(images(4) * 2 - 1)
     with tf.GradientTape(persistent=True) as tape:
@@ -127,17 +128,19 @@ def test_gan_shapes_metrics_and_a_finite_training_run(tmp_path):
 
 
 def test_latent_term_reaches_the_generator():
-    """With the latent term the generator's update depends on the encoder; without it, not."""
+    """With a dense code the generator's update depends on the latent term; with the fixed
+    block-DCT code it cannot (the code has no weights, the content is cut off from it)."""
     data = np.tanh(images(16) * 2 - 1)
-    updates = {}
-    for weight in (0.0, 50.0):
-        gan = build_gan(8, SHAPE, CFG, seed=0, latent_weight=weight)
-        before = [w.copy() for w in gan.generator.get_weights()]
-        gan.train_on_batch(data)
-        updates[weight] = sum(
-            np.abs(a - b).sum() for a, b in zip(gan.generator.get_weights(), before, strict=True)
-        )
-    assert updates[50.0] != pytest.approx(updates[0.0], rel=1e-3)
+    for cfg, changes in ((DENSE, True), (CFG, False)):
+        updates = {}
+        for weight in (0.0, 50.0):
+            gan = build_gan(8, SHAPE, cfg, seed=0, latent_weight=weight)
+            before = [w.copy() for w in gan.generator.get_weights()]
+            gan.train_on_batch(data)
+            updates[weight] = sum(
+                np.abs(a - b).sum() for a, b in zip(gan.generator.get_weights(), before, strict=True)
+            )
+        assert (updates[50.0] != pytest.approx(updates[0.0], rel=1e-3)) == changes, (cfg.code_basis, updates)
 
 
 def test_r1_penalty_measures_the_discriminator_slope_on_real_images_and_changes_its_update():
