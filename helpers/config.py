@@ -74,6 +74,13 @@ class FrontEnd:
         """The lowest value a dB spectrogram can hold."""
         return 20.0 * math.log10(self.amin)
 
+    @property
+    def db_ceiling(self) -> float:
+        """The highest value a dB spectrogram of a clip in [-1, 1] can hold: a full-scale sine
+        at a bin's centre gives a magnitude of half the Hann window's sum, ``n_fft / 4``; the
+        window's sum, ``n_fft / 2``, bounds every frame."""
+        return 20.0 * math.log10(self.n_fft / 2)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

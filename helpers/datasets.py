@@ -36,7 +36,7 @@ class Download:
     filename: str
 
 
-# The Free Spoken Digit Dataset, release 1.0.9 (CC BY-SA 4.0): 3000 recordings, 6 speakers.
+# The Free Spoken Digit Dataset, release 1.0.9 (CC BY-SA 4.0): 2500 recordings, 5 speakers.
 FSDD = Download(
     name="FSDD",
     url="https://github.com/Jakobovski/free-spoken-digit-dataset/archive/v1.0.9.tar.gz",

@@ -9,7 +9,7 @@ import pytest
 from crash import StopAfter
 
 from helpers import config
-from helpers.audio import NormStats
+from helpers.audio import NormStats, denormalise, log_spectrogram
 from helpers.errors import ArtifactError
 from helpers.evaluation import latent_shift_by_group
 from helpers.features import FeatureSplit
@@ -193,6 +193,33 @@ def test_codec_round_trip_shapes_and_whitened_latents(trained, split):
     assert trained.decode(z).shape == split.spectrograms.shape
     clips = trained.latents_to_clips(z[:2], n_iter=2)
     assert clips.shape == (2, PRESET.front_end.clip_samples) and np.isfinite(clips).all()
+
+
+def test_extreme_latents_give_finite_spectrograms_in_range_and_finite_clips(trained):
+    """A latent far from every clip (a real voice unlike the training voices, an edited file)
+    must not reach Griffin-Lim or a file as a non-finite or impossible spectrogram."""
+    front_end = PRESET.front_end
+    dim = CFG.latent_dim
+    latents = np.stack([np.full(dim, 1e4), np.full(dim, -1e4), np.full(dim, np.nan), np.zeros(dim)])
+    latents = latents.astype(np.float32)
+    latents[3, 0] = np.inf
+    raw = denormalise(trained.decode(latents[:2])[..., 0], trained.stats)
+    assert np.abs(raw).max() > front_end.db_ceiling, "the decoder alone leaves the range here"
+    spectrograms = trained.latents_to_spectrograms_db(latents)
+    assert np.isfinite(spectrograms).all()
+    assert spectrograms.min() >= front_end.db_floor and spectrograms.max() <= front_end.db_ceiling
+    clips = trained.latents_to_clips(latents, n_iter=2)
+    assert np.isfinite(clips).all() and clips.shape == (4, front_end.clip_samples)
+
+
+def test_the_ceiling_is_what_a_full_scale_clip_reaches():
+    front_end = PRESET.front_end
+    t = np.arange(front_end.clip_samples) / front_end.sample_rate
+    bin_centre = 32 * front_end.sample_rate / front_end.n_fft
+    loudest = log_spectrogram(np.sin(2 * np.pi * bin_centre * t).astype(np.float32), front_end).max()
+    assert front_end.db_ceiling - 6.1 < loudest <= front_end.db_ceiling  # half the window's sum: -6 dB
+    clipped = log_spectrogram(np.sign(np.sin(2 * np.pi * bin_centre * t)).astype(np.float32), front_end)
+    assert clipped.max() <= front_end.db_ceiling  # a square wave at full scale stays under it too
 
 
 def test_save_and_reload_reproduce_the_latents(tmp_path, trained, split):

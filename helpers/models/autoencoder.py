@@ -355,8 +355,14 @@ class AudioCodec:
         return self.encode(spectrograms)
 
     def latents_to_spectrograms_db(self, latents: np.ndarray) -> np.ndarray:
-        """Latents ``(n, d)`` -> dB spectrograms ``(n, F, T)``."""
-        return denormalise(self.decode(latents)[..., 0], self.stats)
+        """Latents ``(n, d)`` -> dB spectrograms ``(n, F, T)``, always finite and within what a clip
+        can hold (``front_end.db_floor`` to ``db_ceiling``): a latent far from every training clip
+        can drive the decoder to huge or non-finite values, which Griffin-Lim refuses and a file
+        must never hold. NaN becomes the floor (silence)."""
+        spectrograms = denormalise(self.decode(latents)[..., 0], self.stats)
+        floor, ceiling = self.front_end.db_floor, self.front_end.db_ceiling
+        spectrograms = np.nan_to_num(spectrograms, nan=floor, posinf=ceiling, neginf=floor)
+        return np.clip(spectrograms, floor, ceiling).astype(np.float32)
 
     def latents_to_clips(self, latents: np.ndarray, n_iter: int, seed: int = 0) -> np.ndarray:
         """Latents ``(n, d)`` -> waveforms ``(n, samples)`` through Griffin-Lim."""
