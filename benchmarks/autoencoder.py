@@ -5,7 +5,9 @@
 
 Honours A2I_PRESET, A2I_AUDIO_SOURCE and A2I_ARTIFACTS; builds the features first if
 ``01_preprocess.ipynb`` has not. Training checkpoints to a temporary folder and never
-touches ``audio_model/``. Prints one JSON
+touches ``audio_model/``; the trained model is saved under ``outputs/benchmarks/audio_model/``
+(``kept_model`` in the JSON) *before* it is measured, so a failure in the measurement never
+loses the training. Prints one JSON
 object: latent_dim, epochs, train_seconds, sc_db, lsd_db, stoi, gl_floor_sc_db,
 baseline_sc_db, latent_mean_abs, latent_std_mean (and a few more).
 Targets (demo, 2 cores): train < 8 min; sc_db <= -6 and 6 dB under baseline_sc_db;
@@ -24,8 +26,14 @@ from pathlib import Path
 from helpers import config, features
 from helpers.artifacts import rounded
 from helpers.evaluation import evaluate_audio_codec
-from helpers.models.autoencoder import build_vae, load_audio_codec, train_audio_codec
+from helpers.models.autoencoder import build_vae, load_audio_codec, save_audio_codec, train_audio_codec
 from helpers.training import steps_per_epoch
+
+
+def kept_model_folder(paths: config.Paths) -> Path:
+    """Where a trained benchmark model is kept: under the run's outputs, never the shipped
+    ``audio_model/`` (load it with ``load_audio_codec``)."""
+    return paths.outputs / "benchmarks" / "audio_model"
 
 
 def main(no_train: bool) -> dict:
@@ -36,6 +44,7 @@ def main(no_train: bool) -> dict:
     train, test = features.open_split(folder, "train"), features.open_split(folder, "test")
     stats = features.load_stats(folder, preset.front_end)
 
+    kept = None
     if no_train:
         codec, saved = load_audio_codec(paths.audio_model, preset.front_end)
         epochs, seconds = saved.get("epochs"), saved.get("train_seconds")
@@ -58,6 +67,14 @@ def main(no_train: bool) -> dict:
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
         epochs = preset.autoencoder.epochs
+        kept = kept_model_folder(paths)
+        extra = {
+            "preset": preset.name,
+            "source": source,
+            "epochs": epochs,
+            "train_seconds": round(seconds, 1),
+        }
+        save_audio_codec(kept, codec, extra)  # before measuring: a failure below keeps the training
     # measured in memory: the whole of each split, or a seeded sample of a large streamed one
     in_memory = [features.sample_split(split, seed=preset.seed) for split in (train, test)]
     report = evaluate_audio_codec(codec, *in_memory, preset)
@@ -66,6 +83,7 @@ def main(no_train: bool) -> dict:
         "source": source,
         "epochs": epochs,
         "train_seconds": None if seconds is None else round(seconds, 1),
+        "kept_model": None if kept is None else str(kept),
         **rounded(report.summary),
     }
 

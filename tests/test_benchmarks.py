@@ -1,8 +1,13 @@
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from helpers.models.autoencoder import load_audio_codec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +66,30 @@ def test_autoencoder_benchmark_trains_and_measures(tmp_path):
     assert report["gl_floor_sc_db"] < report["sc_db"] < 0.0
     assert 0.0 <= report["stoi"] <= 1.0
     assert not (tmp_path / "audio_model").exists(), "the benchmark never writes the model folder"
+    kept = tmp_path / "outputs" / "benchmarks" / "audio_model"
+    assert report["kept_model"] == str(kept)
+    codec, saved = load_audio_codec(kept)
+    assert codec.latent_dim == 16 and saved["epochs"] == 2
+
+
+def test_a_failed_measurement_keeps_the_trained_autoencoder(tmp_path, monkeypatch):
+    """The model is saved before it is measured: a crash in the measurement loses no training."""
+    spec = importlib.util.spec_from_file_location(
+        "autoencoder_benchmark", ROOT / "benchmarks" / "autoencoder.py"
+    )
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    monkeypatch.setenv("A2I_PRESET", "ci")
+    monkeypatch.setenv("A2I_ARTIFACTS", str(tmp_path))
+
+    def failing_measurement(*args, **kwargs):
+        raise FloatingPointError("the measurement failed after training")
+
+    monkeypatch.setattr(benchmark, "evaluate_audio_codec", failing_measurement)
+    with pytest.raises(FloatingPointError):
+        benchmark.main(no_train=False)
+    codec, saved = load_audio_codec(tmp_path / "outputs" / "benchmarks" / "audio_model")
+    assert codec.latent_dim == 16 and saved["epochs"] == 2 and saved["train_seconds"] > 0
 
 
 def test_autoencoder_benchmark_without_a_model_says_what_to_run(tmp_path):
