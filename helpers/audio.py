@@ -7,6 +7,7 @@ spectrogram ``(..., n_freq, n_frames)``. Taught in ``01_preprocess.ipynb``.
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from helpers.artifacts import atomic_path, save_json
 from helpers.config import FrontEnd
 from helpers.errors import ArtifactError, AudioFileError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".m4a")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".m4a", ".webm")
+NEEDS_FFMPEG = (".m4a", ".mp4", ".aac", ".webm")  # formats libsndfile cannot read: only ffmpeg decodes them
 
 
 # librosa announces its audioread fallback with two warnings; they say nothing the caller
@@ -63,6 +65,13 @@ def load_audio(path: str | Path, front_end: FrontEnd, max_seconds: float | None 
     try:
         channels, rate = _decode(path, max_seconds)
     except Exception as exc:  # soundfile, audioread and ffmpeg each raise their own types
+        if path.suffix.lower() in NEEDS_FFMPEG and shutil.which("ffmpeg") is None:
+            raise AudioFileError(
+                path,
+                f"a {path.suffix.lower()} file is decoded by ffmpeg, which is not installed",
+                "install ffmpeg (apt install ffmpeg, brew install ffmpeg or conda install ffmpeg; "
+                "Colab has it), or save the recording as WAV, FLAC or OGG",
+            ) from exc
         raise AudioFileError(path, f"not a readable audio file ({type(exc).__name__}: {exc})") from exc
     if channels.size == 0:
         raise AudioFileError(path, "the file decodes to zero samples")
@@ -79,33 +88,78 @@ def fix_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return librosa.util.fix_length(audio, size=n_samples, axis=-1)
 
 
+SEARCH_SECONDS = 30.0  # of a long recording, how much is searched for the spoken part
+PRE_ROLL_SECONDS = 0.05  # silence kept before the speech, about what the training clips start with
+SILENCE_DB = 30.0  # quieter than the recording's loudest moment by this much counts as silence
+
+
+def speech_bounds(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """First and last sample ``(start, end)`` of the sound in ``audio``: everything outside is
+    more than ``SILENCE_DB`` below its loudest frame (``librosa.effects.trim``). ``(0, 0)`` for
+    digital silence."""
+    if not np.any(audio):
+        return 0, 0
+    frame = max(64, int(0.032 * sample_rate))
+    _, (start, end) = librosa.effects.trim(
+        audio, top_db=SILENCE_DB, frame_length=frame, hop_length=frame // 4
+    )
+    return int(start), int(end)
+
+
+def cut_around_speech(audio: np.ndarray, front_end: FrontEnd) -> tuple[np.ndarray, int]:
+    """A clip ``(clip_samples,)`` from a recording ``(n,)`` and the sample it starts at.
+
+    A recording no longer than a clip is padded at the end, as the training clips were.
+    A longer one (a phone or a microphone records seconds around a word) is cut around its
+    spoken part (``speech_bounds``): from ``PRE_ROLL_SECONDS`` before the speech starts,
+    moved back if the file ends first. Taught in ``04_round_trip.ipynb``.
+    """
+    n_samples = front_end.clip_samples
+    if len(audio) <= n_samples:
+        return fix_length(audio, n_samples), 0
+    start, _ = speech_bounds(audio, front_end.sample_rate)
+    begin = int(min(max(0, start - PRE_ROLL_SECONDS * front_end.sample_rate), len(audio) - n_samples))
+    return audio[begin : begin + n_samples], begin
+
+
 def load_clip(path: str | Path, front_end: FrontEnd) -> np.ndarray:
-    """A fixed-length clip ``(clip_samples,)`` from an audio file (see ``load_audio``)."""
-    audio = load_audio(path, front_end, max_seconds=front_end.clip_seconds + 0.1)
-    return fix_length(audio, front_end.clip_samples)
+    """A fixed-length clip ``(clip_samples,)`` from an audio file (see ``load_audio``), cut
+    around its spoken part when the file is longer (``cut_around_speech``)."""
+    return load_clip_with_notes(path, front_end)[0]
 
 
 def load_clip_with_notes(path: str | Path, front_end: FrontEnd) -> tuple[np.ndarray, list[str]]:
     """``load_clip`` plus a plain-language note for each change made to fit the front-end:
-    resampling, mixing to mono, cutting, padding, and silence. Used by the converter
-    (``helpers/convert.py``) so a user learns what happened to their file."""
-    clip_seconds = front_end.clip_seconds
-    audio = load_audio(path, front_end, max_seconds=clip_seconds + 0.1)  # raises on bad files
+    resampling, mixing to mono, cutting around the speech, padding, and silence. Used by the
+    converter (``helpers/convert.py``) so a user learns what happened to their file."""
+    clip_seconds, rate_out = front_end.clip_seconds, front_end.sample_rate
+    audio = load_audio(path, front_end, max_seconds=SEARCH_SECONDS)  # raises on bad files
     notes = []
     try:
         info = sf.info(str(path))
         rate, channels, seconds = info.samplerate, info.channels, info.duration
     except Exception:  # formats only librosa reads: the decoded length still tells cutting/padding
-        rate, channels, seconds = front_end.sample_rate, 1, len(audio) / front_end.sample_rate
-    if rate != front_end.sample_rate:
-        notes.append(f"resampled from {rate} Hz to {front_end.sample_rate} Hz")
+        rate, channels, seconds = rate_out, 1, len(audio) / rate_out
+    if rate != rate_out:
+        notes.append(f"resampled from {rate} Hz to {rate_out} Hz")
     if channels > 1:
         notes.append(f"{channels} channels mixed to mono")
+    clip, begin = cut_around_speech(audio, front_end)
     if len(audio) > front_end.clip_samples:
-        notes.append(f"{seconds:.2f} s long: only the first {clip_seconds:.3f} s is used")
+        start, end = speech_bounds(audio, rate_out)
+        searched = f" (its first {SEARCH_SECONDS:.0f} s searched)" if seconds > SEARCH_SECONDS else ""
+        found = (
+            f"sound found at {start / rate_out:.2f}-{end / rate_out:.2f} s"
+            if end > start
+            else "no sound in it"
+        )
+        used = f"the {clip_seconds:.3f} s from {begin / rate_out:.2f} s are used"
+        notes.append(f"{seconds:.2f} s long{searched}, {found}: {used}")
+        if end - begin > front_end.clip_samples:
+            over = (end - begin) / rate_out - clip_seconds
+            notes.append(f"the sound lasts longer than a clip: its last {over:.2f} s are cut")
     elif len(audio) < front_end.clip_samples:
         notes.append(f"{seconds:.2f} s long: padded with silence to {clip_seconds:.3f} s")
-    clip = fix_length(audio, front_end.clip_samples)
     if not np.any(clip):
         notes.append("silent: its image shows silence")
     return clip, notes

@@ -10,8 +10,9 @@ slots for the 128 numbers of ``z``.
 * ``BlockDctCode``: ``z`` -> an image whose blocks hold only those frequencies, through a
   fixed map with orthonormal columns, so every direction of ``z`` gets the same share of
   the code's energy (the best a code can do against white noise).
-* ``LowFrequencies``: an image -> its blocks' ``k x k`` lowest coefficients, what
-  projection compares once an image is damaged.
+* ``LowFrequencies``: an image -> its blocks' ``k x k`` lowest coefficients.
+* ``CodeView``: those coefficients and, weighted less, every pixel: what projection
+  compares once an image is damaged.
 
 Taught in ``03_gan_and_projection.ipynb`` (the code) and ``04_round_trip.ipynb`` (why it survives).
 """
@@ -133,6 +134,30 @@ class LowFrequencies(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "frequencies": self.frequencies}
+
+
+class CodeView(keras.layers.Layer):
+    """Images ``(b, h, w, c)`` -> their ``LowFrequencies`` followed by all their pixels times
+    ``pixel_weight``, flattened ``(b, slots + h w c)``. A squared difference of two views is
+    the squared difference of the images with the code's frequencies counted ``1 +
+    pixel_weight²`` times and every other frequency ``pixel_weight²`` times: on a damaged
+    image the frequencies the damage kept lead, and the rest still averages noise away."""
+
+    def __init__(self, frequencies: int = 3, pixel_weight: float = 0.7, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.frequencies, self.pixel_weight = int(frequencies), float(pixel_weight)
+        self.low = LowFrequencies(self.frequencies)
+
+    def call(self, images: tf.Tensor) -> tf.Tensor:
+        pixels = tf.reshape(images, (tf.shape(images)[0], -1))
+        return tf.concat([self.low(images), self.pixel_weight * pixels], axis=1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        slots = code_slots(tuple(input_shape[1:]), self.frequencies)
+        return (input_shape[0], slots + int(np.prod(input_shape[1:])))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "frequencies": self.frequencies, "pixel_weight": self.pixel_weight}
 
 
 def frequency_energy(images: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ Environment variables:
 ``A2I_FSDD_URL``, ``A2I_FSDD_SHA256``, ``A2I_MNIST_URL``, ``A2I_MNIST_SHA256``
                       a download mirror and its hash
 ``A2I_REPO_URL``      the repository the notebooks' Colab cell clones
+``A2I_VOICE``         a recording of your own for notebook 04's "your own voice" section
 """
 
 from __future__ import annotations
@@ -150,9 +151,10 @@ class GanConfig:
     refine_steps: int = 3  # Gauss-Newton steps on z for those images
     jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (Broyden corrects it after)
     damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
-    polish_steps: int = 2  # further steps, each with a fresh Jacobian, for images still above it
-    lowpass_steps: int = 4  # with a "dct" code: Gauss-Newton steps on the blocks' lowest frequencies
-    # alone, for images still off after polishing (a damaged image): they fit what the damage kept
+    polish_steps: int = 6  # at most this many further steps, each with a fresh Jacobian, for images
+    # still above it, tested again after each (a damaged image gets them all; 2 left its fit unconverged)
+    lowpass_steps: int = 4  # with a "dct" code: then steps on the code's frequencies, the rest weighted
+    lowpass_pixel_weight: float = 0.7  # less (block_dct.CodeView), for images still off after polishing
     adam_steps: int = 100  # the first attempt, shown for comparison: Adam steps after the encoder
     adam_learning_rate: float = 0.1
     prior_weight: float = 1e-3  # weight of (||z|| / sqrt(d) - 1)^2 in the Adam comparison

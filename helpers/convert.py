@@ -9,6 +9,7 @@ Run ``python -m helpers.convert --help`` for every option. Taught in ``04_round_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -21,7 +22,8 @@ from helpers.images import IMAGE_EXTENSIONS
 
 AUDIO_TO_IMAGE, IMAGE_TO_AUDIO = "audio-to-image", "image-to-audio"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-BATCH = 64  # files converted per model call
+BATCH = 16  # files converted per model call (and per step of the progress bar)
+PROGRESS_FROM = 4  # more files than this get a progress bar
 
 DESCRIPTION = """\
 Turn short sound clips into images and images back into sound, with the trained audio
@@ -36,8 +38,10 @@ IN and OUT are files or folders:
   * folder -> folder: every audio (or image) file under IN, subfolders included, is converted
     to OUT with the same relative path (PNG for images, WAV for audio); OUT is created.
 
-Audio input: any file libsndfile or librosa reads (wav, flac, ogg, mp3, ...), mixed to mono,
-resampled to the model's rate, cut or padded to the clip length; each change is printed.
+Audio input: any file libsndfile or librosa reads (wav, flac, ogg, mp3, ...; m4a and webm
+through ffmpeg), mixed to mono, resampled to the model's rate; a recording longer than a clip
+is cut around its spoken part (the silence before it skipped), a shorter one padded. Each
+change is printed.
 Image input: a square image of any size and mode (grey, colour, palette, 16-bit, alpha); it is
 resized to the generator's size and converted to its channels, with a printed note. A
 non-square image is refused: generated images are square, and a crop would lose part of z.
@@ -50,10 +54,11 @@ Exit status: 0 all converted; 1 some input or the models failed (the message say
 do); 2 the command line is wrong."""
 
 EPILOG = """\
-examples:
-  python -m helpers.convert audio-to-image data/spoken_digits/7_alba_0.wav seven.png
+examples (run from the repository's folder: the first reads a clip it ships, the second
+the image the first wrote):
+  python -m helpers.convert audio-to-image data/spoken_digits/7_en029annie_0.flac seven.png
   python -m helpers.convert image-to-audio seven.png seven.wav
-  python -m helpers.convert audio-to-image clips/ images/ --overwrite
+  python -m helpers.convert audio-to-image my_recordings/ images/ --overwrite
   python -m helpers.convert image-to-audio images/ sounds/ --artifacts /path/to/run"""
 
 
@@ -154,19 +159,25 @@ def convert(
 ) -> int:
     """Run one conversion; returns the number of inputs that failed. Raises ``A2IError``
     (a wrong command line, missing or mismatched models) before writing anything.
-    ``verbose`` prints one line per file (with the changes made to fit it), else only
-    errors and the closing count."""
+    ``verbose`` prints one line per file (with the changes made to fit it), after a
+    progress bar on stderr when there are more than ``PROGRESS_FROM``; else only errors
+    and the closing count."""
     import numpy as np
 
     from helpers.audio import write_wav
     from helpers.images import save_image
-    from helpers.round_trip import load_bridge
 
     to_image = direction == AUDIO_TO_IMAGE
     jobs = plan_jobs(direction, Path(source), Path(target), overwrite)
+    _silence_tensorflow()
+    from helpers.round_trip import load_bridge  # imports TensorFlow, silenced now
+
     audio_model, image_model = _model_folders(artifacts)
     bridge = load_bridge(audio_model, image_model, gl_iterations)
     readable, failures = _read_inputs(jobs, to_image, bridge)
+    # a folder of more than a few files gets a progress bar (on stderr), the per-file lines after it
+    bar = keras_progress_bar(len(readable)) if verbose and len(readable) > PROGRESS_FROM else None
+    lines = []
     for start in range(0, len(readable), BATCH):
         chunk = readable[start : start + BATCH]
         inputs = np.stack([data for _, data, _ in chunk])
@@ -176,10 +187,48 @@ def convert(
                 save_image(job.target, output, quality=quality)
             else:
                 write_wav(job.target, output, bridge.front_end.sample_rate)
-            if verbose:
-                print(f"{job.source} -> {job.target}" + (f"  ({'; '.join(notes)})" if notes else ""))
+            lines.append(f"{job.source} -> {job.target}" + (f"  ({'; '.join(notes)})" if notes else ""))
+            if verbose and bar is None:
+                print(lines[-1])
+        if bar is not None:
+            with contextlib.redirect_stdout(sys.stderr):
+                bar.update(start + len(chunk))
+    if bar is not None:
+        print("\n".join(lines))
     print(f"converted {len(readable)} of {len(jobs)} file(s)" + (f", {failures} failed" if failures else ""))
     return failures
+
+
+def keras_progress_bar(total: int):
+    """Keras's own progress bar over ``total`` files."""
+    import keras
+
+    return keras.utils.Progbar(total, unit_name="file")
+
+
+def _silence_tensorflow() -> None:
+    """Keep TensorFlow's start-up and retracing messages out of the converter's output.
+
+    Its C++ side writes a few lines to the process's stderr while it loads and looks for a
+    GPU, before any log level applies; they are sent to the null device for that moment
+    only (a failure still raises, with its message). A user's ``TF_CPP_MIN_LOG_LEVEL`` is kept.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        import absl.logging
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the GPU search, and its messages, happen now
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    tf.get_logger().setLevel("ERROR")
+    absl.logging.set_verbosity(absl.logging.ERROR)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--gl-iterations must be at least 1")
     if not 1 <= args.quality <= 95:
         parser.error("--quality must be between 1 and 95")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
     try:
         failures = convert(
             args.direction,
@@ -233,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             args.overwrite,
             args.gl_iterations,
             args.quality,
+            verbose=not args.quiet,
         )
     except UsageError as exc:
         parser.error(str(exc))

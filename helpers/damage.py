@@ -31,7 +31,7 @@ UPSCALE_FACTOR = 8  # a 32-pixel image pasted into a slide or a screenshot
 def resized_and_back(images: np.ndarray, fraction: float) -> np.ndarray:
     """``(n, s, s, c)`` images in [0, 1] resized to ``fraction`` of their side and back (bicubic), as PNGs."""
     size = images.shape[1]
-    small = resize_images(images, max(2, round(size * fraction)))
+    small = resize_images(images, max(2, round(size * fraction)), undo_enlargement=False)
     return as_png(resize_images(small, size))
 
 

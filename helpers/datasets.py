@@ -7,10 +7,12 @@ out, never the same voice on both sides. Taught in ``01_preprocess.ipynb``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import sys
 import tarfile
 import tempfile
 import warnings
@@ -66,8 +68,8 @@ def fetch(download: Download, cache: Path) -> Path:
     sha256 = os.environ.get(f"A2I_{download.name}_SHA256", download.sha256)
     target = cache / "audio2image" / download.filename
     try:
-        return Path(
-            keras.utils.get_file(
+        with contextlib.redirect_stdout(sys.stderr):  # Keras's progress bar: stdout is a benchmark's JSON
+            fetched = keras.utils.get_file(
                 fname=download.filename,
                 origin=url,
                 file_hash=sha256,
@@ -75,7 +77,7 @@ def fetch(download: Download, cache: Path) -> Path:
                 cache_dir=str(cache),
                 cache_subdir="audio2image",
             )
-        )
+        return Path(fetched)
     except ValueError as exc:
         target.unlink(missing_ok=True)
         if "hash" not in str(exc).lower():  # keras raises ValueError for bad URLs too

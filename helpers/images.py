@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
 from helpers.artifacts import atomic_path
 from helpers.errors import ImageFileError
@@ -60,7 +61,7 @@ def load_image(path: str | Path, size: int, channels: int | None = 1) -> np.ndar
         raise ImageFileError(path, "no such file", "check the path")
     try:
         with Image.open(path) as opened:
-            opened.draft(None, (size * 2, size * 2))  # JPEG: decode big photos at reduced size
+            opened.draft(None, (size * 8, size * 8))  # JPEG: decode big photos at reduced size
             image = ImageOps.exif_transpose(opened)
             image.load()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -112,17 +113,57 @@ def load_image_with_notes(path: str | Path, size: int, channels: int) -> tuple[n
     return load_image(path, size, channels), notes
 
 
-def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """Resize ``(n, h, w, c)`` images in [0, 1] to ``(n, size, size, c)`` (bicubic, clipped)."""
+def resize_images(images: np.ndarray, size: int, undo_enlargement: bool = True) -> np.ndarray:
+    """Resize ``(n, h, w, c)`` images in [0, 1] to ``(n, size, size, c)`` (bicubic, clipped).
+
+    Shrinking an image that is itself an enlargement of a ``size``-pixel picture (a slide or
+    a screenshot of it) reads the picture's pixels back at their centres (``shrink_plane``)
+    instead of averaging them with their neighbours; ``undo_enlargement=False`` always uses
+    Pillow's antialiased bicubic, as most image editors do.
+    """
     images = np.asarray(images, dtype=np.float32)
     if images.shape[1:3] == (size, size):
         return images
+    shrinking = undo_enlargement and min(images.shape[1:3]) > size
     out = np.empty((len(images), size, size, images.shape[-1]), dtype=np.float32)
     for i, image in enumerate(images):
         for c in range(images.shape[-1]):
-            plane = Image.fromarray(image[..., c], mode="F")
-            out[i, ..., c] = np.asarray(plane.resize((size, size), Image.Resampling.BICUBIC))
+            out[i, ..., c] = shrink_plane(image[..., c], size) if shrinking else _bicubic(image[..., c], size)
     return np.clip(out, 0.0, 1.0)
+
+
+def _bicubic(plane: np.ndarray, size: int) -> np.ndarray:
+    """A 2-D plane resized to ``size x size`` by Pillow's bicubic filter (antialiased when shrinking)."""
+    return np.asarray(Image.fromarray(plane, mode="F").resize((size, size), Image.Resampling.BICUBIC))
+
+
+def _bilinear(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(plane, mode="F").resize(shape[::-1], Image.Resampling.BILINEAR))
+
+
+def sample_at_centres(plane: np.ndarray, size: int) -> np.ndarray:
+    """The values of a large plane ``(h, w)`` at the centres of a ``size x size`` grid laid over
+    it, bilinearly interpolated. Enlarging with any interpolating filter (bilinear, bicubic,
+    Lanczos) keeps the small picture's values at exactly those points."""
+    height, width = plane.shape
+    rows = (np.arange(size) + 0.5) * height / size - 0.5
+    cols = (np.arange(size) + 0.5) * width / size - 0.5
+    return ndimage.map_coordinates(plane, np.meshgrid(rows, cols, indexing="ij"), order=1, mode="nearest")
+
+
+def shrink_plane(plane: np.ndarray, size: int) -> np.ndarray:
+    """A large plane ``(h, w)`` brought down to ``size x size`` (taught in ``04_round_trip.ipynb``).
+
+    If the plane is an enlargement of a ``size``-pixel picture, sampling it at that picture's
+    pixel centres gives the picture back, where averaging (an antialiased shrink) blurs each
+    pixel with its neighbours and blurs the code in it. Which one it was is told by
+    enlarging both candidates again: the one that redraws the plane more closely is kept
+    (for a real large drawing or photo that is the antialiased shrink).
+    """
+    plane = np.asarray(plane, dtype=np.float32)
+    candidates = (sample_at_centres(plane, size), _bicubic(plane, size))
+    errors = [np.mean(np.square(_bilinear(small, plane.shape) - plane)) for small in candidates]
+    return candidates[int(np.argmin(errors))]
 
 
 def as_png(images: np.ndarray) -> np.ndarray:

@@ -193,6 +193,30 @@ def round_trip_figure(
     return fig
 
 
+def voice_figure(
+    recording: np.ndarray, begin: int, front_end: FrontEnd, image: np.ndarray, heard: str = ""
+) -> Figure:
+    """A whole recording ``(n,)`` with the clip cut from it (``begin`` onwards) shaded, beside
+    the image the clip became, titled with ``heard`` (a short line: what the listener heard)
+    (``04_round_trip.ipynb``)."""
+    fig, (wave_ax, image_ax) = plt.subplots(
+        1, 2, figsize=(9.0, 2.6), gridspec_kw={"width_ratios": [3.2, 1]}, constrained_layout=True
+    )
+    seconds = np.arange(len(recording)) / front_end.sample_rate
+    wave_ax.plot(seconds, recording, linewidth=0.5, color="0.3")
+    start = begin / front_end.sample_rate
+    wave_ax.axvspan(
+        start, start + front_end.clip_seconds, color="tab:orange", alpha=0.3, label="the clip used"
+    )
+    wave_ax.set_xlabel("time (s)")
+    wave_ax.set_title("your recording", fontsize=9)
+    wave_ax.legend(loc="upper right", fontsize=8)
+    image_ax.imshow(np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+    image_ax.set_title("its image" + (f"\n{heard}" if heard else ""), fontsize=9)
+    image_ax.set_axis_off()
+    return fig
+
+
 def damage_penalty_figure(rows: list[dict], reference: str = "ae") -> Figure:
     """Bars of each path's spectral-convergence penalty over ``reference`` (dB, lower is better)
     and its median cos(z_hat, z), from ``RoundTripReport.table()`` (``04_round_trip.ipynb``)."""

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.artifacts import copy_model
-from helpers.block_dct import LowFrequencies
+from helpers.block_dct import CodeView
 from helpers.config import GanConfig
 from helpers.images import to_tanh_range
 from helpers.models.gan import BUILDERS, dct_code_frequencies, generate
@@ -261,14 +261,15 @@ def _gauss_newton_on_z(
     steps: tf.Tensor,
     jacobian_updates: tf.Tensor,
     damping: tf.Tensor,
-) -> tuple[tf.Tensor, tf.Tensor]:
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Levenberg-Marquardt steps ``z -= (J Jᵀ + λ I)⁻¹ J r`` on the pixel residual ``r``.
 
     Only the first ``jacobian_updates`` steps recompute ``J`` by finite differences; the
     others correct it with what each step measured (``broyden_update``: one generator call
     each instead of ``d + 1``). Each image keeps the ``z`` with the smallest pixel error
     seen, so a step that overshoots costs nothing.
-    Returns that ``z`` ``(b, d)`` and its summed squared pixel error ``(b,)`` ([-1, 1] units).
+    Returns that ``z`` ``(b, d)``, its summed squared pixel error ``(b,)`` ([-1, 1] units),
+    and the last ``z`` reached (where more steps would go on from, even after an overshoot).
     """
     latent_dim = z.shape[1]
     targets = tf.reshape(targets, (tf.shape(targets)[0], -1))
@@ -298,7 +299,7 @@ def _gauss_newton_on_z(
             image = moved
         factor = _damped_factor(normal, damping)
         best_z, best_error = _keep_best(image, targets, z, best_z, best_error)
-    return best_z, best_error
+    return best_z, best_error, z
 
 
 @tf.function(reduce_retracing=True)
@@ -351,6 +352,7 @@ def project_images(
     drawing_tolerance: float = 0.0,
     read_drawings: Callable[[np.ndarray], np.ndarray] | None = None,
     lowpass_steps: int = 0,
+    lowpass_pixel_weight: float = 0.7,
 ) -> np.ndarray:
     """Latents ``(n, d)`` for images ``(n, h, w, c)`` in [0, 1], in three stages (and two more):
 
@@ -359,20 +361,22 @@ def project_images(
        units; 8-bit rounding alone gives 0.0011) gets ``steps`` Gauss-Newton steps on the
        squared pixel error, the first ``jacobian_updates`` with a fresh Jacobian
        (``_gauss_newton_on_z``);
-    3. each image still off by more than ``tolerance`` gets ``polish_steps`` more steps,
-       each with a fresh Jacobian: steps with a corrected old Jacobian converge slowly from
-       far away, as on a JPEG-damaged image. (This stage runs even when ``steps`` is 0.)
-    4. with a block-DCT code (``block_dct.py``), each image still off by more than
-       ``tolerance`` (a damaged one: JPEG, resized, noisy) gets ``lowpass_steps`` more
-       steps (one fresh Jacobian, Broyden's corrections after) on the error of the blocks'
-       lowest frequencies alone: where the code lives and what the damage kept
-       (``_lowpass_view``);
-    5. given ``read_drawings`` (images -> latents) and ``drawing_tolerance`` > 0, an image
+    3. each image still off by more than ``tolerance`` gets up to ``polish_steps`` more
+       steps, each with a fresh Jacobian and the test repeated after each, so an image
+       leaves as soon as it fits: steps with a corrected old Jacobian converge slowly from
+       far away, as on a damaged image (JPEG, resized, noisy), which never fits within
+       ``tolerance`` and so gets them all. (This stage runs even when ``steps`` is 0.)
+    4. given ``read_drawings`` (images -> latents) and ``drawing_tolerance`` > 0, an image
        still off by more than that holds no code the generator could have drawn (a drawing,
        a photo): its latent is ``read_drawings``'s answer, the latent of the digit it shows,
        not the ``z`` whose picture best imitates its pixels. With a block-DCT code "off" is
        ``drawing_error`` (RMS after averaging 4 x 4 squares, so that a damaged image is not
-       taken for a drawing); with a dense code, the RMS pixel error ([0, 1] units).
+       taken for a drawing); with a dense code, the RMS pixel error ([0, 1] units);
+    5. with a block-DCT code (``block_dct.py``), each image still off by more than
+       ``tolerance`` and not a drawing (a damaged one) gets ``lowpass_steps`` more steps
+       (one fresh Jacobian, Broyden's corrections after) on a residual that counts the
+       blocks' lowest frequencies fully (where the code lives, what JPEG and resizing
+       keep) and the other pixels ``lowpass_pixel_weight``² as much (``block_dct.CodeView``).
 
     A clean image usually leaves after stage 1, so the Jacobians (``d + 1`` generator calls
     each) are spent on the images that need them. The test is the pixel error alone: an
@@ -392,30 +396,36 @@ def project_images(
     # the tolerance in the solvers' units: a summed squared error over [-1, 1] pixels
     limit = int(np.prod(np.shape(images)[1:])) * (2.0 * tolerance) ** 2
     damping_t = tf.constant(damping, tf.float32)
-    for count, fresh in ((steps, jacobian_updates), (polish_steps, polish_steps)):
+    reached = z.copy()  # where each image's steps go on from, which may be past its best z
+    # the refining steps, then the polishing steps one at a time, each on the fits still poor
+    for count, fresh in ((steps, jacobian_updates),) + ((1, 1),) * polish_steps:
         poor = np.flatnonzero(error > limit) if count > 0 else np.array([], int)
         for i in range(0, len(poor), batch_size):  # the poor fits of all batches, batched again
             chosen = poor[i : i + batch_size]
-            z_t, error_t = _gauss_newton_on_z(
-                generator, tf.constant(targets[chosen]), tf.constant(z[chosen]), tf.constant(count),
+            z_t, error_t, reached_t = _gauss_newton_on_z(
+                generator, tf.constant(targets[chosen]), tf.constant(reached[chosen]), tf.constant(count),
                 tf.constant(fresh), damping_t,
             )  # fmt: skip
-            z[chosen], error[chosen] = z_t.numpy(), error_t.numpy()
-    frequencies = dct_code_frequencies(generator)
-    poor = np.flatnonzero(error > limit) if lowpass_steps > 0 and frequencies else np.array([], int)
-    if len(poor):
-        viewed, view = _lowpass_view(generator, frequencies)
-        for i in range(0, len(poor), batch_size):
-            chosen = poor[i : i + batch_size]
-            z_t, _ = _gauss_newton_on_z(
-                viewed, view(tf.constant(targets[chosen])), tf.constant(z[chosen]),
-                tf.constant(lowpass_steps), tf.constant(1), damping_t,
-            )  # fmt: skip
-            z[chosen] = z_t.numpy()  # their pixel error is not needed again: drawings use drawing_error
+            better = error_t.numpy() < error[chosen]
+            z[chosen[better]], error[chosen[better]] = z_t.numpy()[better], error_t.numpy()[better]
+            reached[chosen] = reached_t.numpy()
+    drawn = np.array([], int)
     if read_drawings is not None and drawing_tolerance > 0:
         drawn = np.flatnonzero(fit_error(images, generator, z) > drawing_tolerance)
         if len(drawn):
             z[drawn] = read_drawings(np.asarray(images, np.float32)[drawn])
+    frequencies = dct_code_frequencies(generator)
+    poor = np.flatnonzero(error > limit) if lowpass_steps > 0 and frequencies else np.array([], int)
+    poor = np.setdiff1d(poor, drawn)  # a drawing's latent is its digit's, not a fit
+    if len(poor):
+        viewed, view = _code_view(generator, frequencies, lowpass_pixel_weight)
+        for i in range(0, len(poor), batch_size):
+            chosen = poor[i : i + batch_size]
+            z_t, _, _ = _gauss_newton_on_z(
+                viewed, view(tf.constant(targets[chosen])), tf.constant(z[chosen]),
+                tf.constant(lowpass_steps), tf.constant(1), damping_t,
+            )  # fmt: skip
+            z[chosen] = z_t.numpy()
     return z
 
 
@@ -444,15 +454,15 @@ def fit_error(images: np.ndarray, generator: keras.Model, z: np.ndarray) -> np.n
     return rms_pixel_error(images, generator, z)
 
 
-_VIEWS: dict[tuple[int, int], tuple[keras.Model, LowFrequencies]] = {}
+_VIEWS: dict[tuple[int, int, float], tuple[keras.Model, CodeView]] = {}
 
 
-def _lowpass_view(generator: keras.Model, frequencies: int) -> tuple[keras.Model, LowFrequencies]:
-    """``(z -> low frequencies of G(z), the same view of an image)``, built once per generator
-    (a new model would retrace the solver's graph on every call)."""
-    key = (id(generator), frequencies)
+def _code_view(generator: keras.Model, frequencies: int, pixel_weight: float) -> tuple[keras.Model, CodeView]:
+    """``(z -> CodeView of G(z), the same view of an image)``, built once per generator and
+    settings (a new model would retrace the solver's graph on every call)."""
+    key = (id(generator), frequencies, pixel_weight)
     if key not in _VIEWS or _VIEWS[key][0].layers[1] is not generator:
-        view = LowFrequencies(frequencies)
+        view = CodeView(frequencies, pixel_weight)
         z = keras.Input(shape=generator.input_shape[1:])
         _VIEWS[key] = (keras.Model(z, view(generator(z, training=False))), view)
     return _VIEWS[key]
@@ -479,6 +489,7 @@ def project_with_settings(
         polish_steps=settings.polish_steps, tolerance=settings.fit_tolerance,
         feedback_steps=settings.feedback_steps, drawing_tolerance=settings.drawing_tolerance,
         read_drawings=read_drawings, lowpass_steps=settings.lowpass_steps,
+        lowpass_pixel_weight=settings.lowpass_pixel_weight,
     )  # fmt: skip
 
 
@@ -503,6 +514,7 @@ _SAVED_NAMES = {  # key in config.json's "projection" -> GanConfig field
     "polish_tolerance": "fit_tolerance",  # its name before the feedback steps
     "drawing_tolerance": "drawing_tolerance",
     "lowpass_steps": "lowpass_steps",
+    "lowpass_pixel_weight": "lowpass_pixel_weight",
 }
 
 

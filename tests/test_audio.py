@@ -190,7 +190,8 @@ def test_clips_for_the_model_come_with_notes_of_what_changed(write_audio, front_
     assert notes == [
         "resampled from 44100 Hz to 8000 Hz",
         "2 channels mixed to mono",
-        "3.00 s long: only the first 1.016 s is used",
+        "3.00 s long, sound found at 0.00-3.00 s: the 1.016 s from 0.00 s are used",
+        "the sound lasts longer than a clip: its last 1.98 s are cut",
     ]
     silent = write_audio("silent.wav", np.zeros(400, np.float32), 8000)
     assert load_clip_with_notes(silent, front_end)[1] == [

@@ -157,11 +157,13 @@ def fsdd_fixture_archive() -> bytes:
     return buffer.getvalue()
 
 
-def test_fsdd_download_extract_and_cache(serve, paths, monkeypatch):
+def test_fsdd_download_extract_and_cache(serve, paths, monkeypatch, capsys):
     url, sha = serve("fsdd.tar.gz", fsdd_fixture_archive())
     monkeypatch.setenv("A2I_FSDD_URL", url)
     monkeypatch.setenv("A2I_FSDD_SHA256", sha)
     catalog = datasets.audio_catalog("fsdd", paths)
+    printed = capsys.readouterr()
+    assert printed.out == "" and "Downloading" in printed.err  # stdout is left to a benchmark's JSON
     assert len(catalog) == 30 and catalog.source == "fsdd"
     assert set(catalog.speakers.tolist()) == {"ann", "bob", "cy"}
     assert set(catalog.digits.tolist()) == set(range(10))

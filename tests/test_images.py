@@ -119,3 +119,43 @@ def test_jpeg_round_trip_matches_a_written_jpeg(tmp_path):
     np.testing.assert_allclose(
         jpeg_round_trip(image[None], 75)[0], load_image(tmp_path / "x.jpg", 32), atol=1e-6
     )
+
+
+def _enlarged(picture: np.ndarray, factor: float, method: Image.Resampling) -> np.ndarray:
+    size = round(picture.shape[0] * factor)
+    plane = Image.fromarray(np.round(picture * 255).astype(np.uint8))
+    return np.asarray(plane.resize((size, size), method), np.float32) / 255.0
+
+
+@pytest.mark.parametrize(
+    ("factor", "method"),
+    [(8, Image.Resampling.BILINEAR), (8, Image.Resampling.BICUBIC), (3.3, Image.Resampling.LANCZOS)],
+)
+def test_an_enlarged_picture_shrinks_back_to_itself(factor, method):
+    """Slides and screenshots enlarge a small picture with an interpolating filter: its pixel
+    centres keep their values, and the shrink reads them there instead of averaging."""
+    picture = datasets.sklearn_digits(32).images[:6, ..., 0]
+    for original in picture:
+        big = _enlarged(original, factor, method)
+        back = images.shrink_plane(big, 32)
+        averaged = np.asarray(Image.fromarray(big, mode="F").resize((32, 32), Image.Resampling.BICUBIC))
+        error, averaged_error = (np.sqrt(np.mean((x - original) ** 2)) for x in (back, averaged))
+        assert error < 0.006 and error <= averaged_error, (error, averaged_error)
+    batch = images.resize_images(
+        np.stack([_enlarged(p, 8, Image.Resampling.BILINEAR) for p in picture])[..., None], 32
+    )
+    assert batch.shape == (6, 32, 32, 1) and np.abs(batch[..., 0] - picture).max() < 0.05
+
+
+def test_a_large_drawing_shrinks_with_the_antialiased_filter():
+    """A drawing made at 256 pixels is no enlargement: sampling it would alias its strokes."""
+    from PIL import ImageDraw
+
+    drawing = Image.new("L", (256, 256), 0)
+    ImageDraw.Draw(drawing).ellipse((60, 40, 200, 220), outline=255, width=18)
+    ImageDraw.Draw(drawing).line((30, 60, 230, 200), fill=200, width=7)
+    plane = np.asarray(drawing, np.float32) / 255.0
+    expected = np.asarray(Image.fromarray(plane, mode="F").resize((32, 32), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(images.shrink_plane(plane, 32), expected)
+    kept = images.resize_images(plane[None, ..., None], 32, undo_enlargement=False)[0, ..., 0]
+    np.testing.assert_array_equal(kept, np.clip(expected, 0, 1))

@@ -40,12 +40,14 @@ def test_the_bridge_goes_both_ways_with_the_right_shapes(tiny_models):
     expected = project_images(
         damaged, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3, polish_steps=defaults.polish_steps,
         tolerance=1e-6, feedback_steps=defaults.feedback_steps, lowpass_steps=defaults.lowpass_steps,
+        lowpass_pixel_weight=defaults.lowpass_pixel_weight,
     )  # fmt: skip
     bridge.projection = dataclasses.replace(bridge.projection, fit_tolerance=1e-6)  # every image refined
     np.testing.assert_allclose(bridge.images_to_latents(damaged), expected, atol=1e-5)
     unpolished = project_images(
         damaged, bridge.generator, bridge.inversion_encoder, 2, 1, 1e-3, tolerance=1e-6,
         feedback_steps=defaults.feedback_steps, lowpass_steps=defaults.lowpass_steps,
+        lowpass_pixel_weight=defaults.lowpass_pixel_weight,
     )  # fmt: skip
     assert np.abs(expected - unpolished).max() > 1e-4
     with pytest.raises(ValueError, match="expected images of shape"):
