@@ -106,18 +106,21 @@ def speech_bounds(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
     return int(start), int(end)
 
 
-def cut_around_speech(audio: np.ndarray, front_end: FrontEnd) -> tuple[np.ndarray, int]:
+def cut_around_speech(
+    audio: np.ndarray, front_end: FrontEnd, bounds: tuple[int, int] | None = None
+) -> tuple[np.ndarray, int]:
     """A clip ``(clip_samples,)`` from a recording ``(n,)`` and the sample it starts at.
 
     A recording no longer than a clip is padded at the end, as the training clips were.
     A longer one (a phone or a microphone records seconds around a word) is cut around its
-    spoken part (``speech_bounds``): from ``PRE_ROLL_SECONDS`` before the speech starts,
-    moved back if the file ends first. Taught in ``04_round_trip.ipynb``.
+    spoken part (``speech_bounds``, unless ``bounds`` gives them): from ``PRE_ROLL_SECONDS``
+    before the speech starts, moved back if the file ends first. Taught in
+    ``04_round_trip.ipynb``.
     """
     n_samples = front_end.clip_samples
     if len(audio) <= n_samples:
         return fix_length(audio, n_samples), 0
-    start, _ = speech_bounds(audio, front_end.sample_rate)
+    start, _ = bounds if bounds is not None else speech_bounds(audio, front_end.sample_rate)
     begin = int(min(max(0, start - PRE_ROLL_SECONDS * front_end.sample_rate), len(audio) - n_samples))
     return audio[begin : begin + n_samples], begin
 
@@ -144,9 +147,9 @@ def load_clip_with_notes(path: str | Path, front_end: FrontEnd) -> tuple[np.ndar
         notes.append(f"resampled from {rate} Hz to {rate_out} Hz")
     if channels > 1:
         notes.append(f"{channels} channels mixed to mono")
-    clip, begin = cut_around_speech(audio, front_end)
+    start, end = speech_bounds(audio, rate_out) if len(audio) > front_end.clip_samples else (0, 0)
+    clip, begin = cut_around_speech(audio, front_end, (start, end))
     if len(audio) > front_end.clip_samples:
-        start, end = speech_bounds(audio, rate_out)
         searched = f" (its first {SEARCH_SECONDS:.0f} s searched)" if seconds > SEARCH_SECONDS else ""
         found = (
             f"sound found at {start / rate_out:.2f}-{end / rate_out:.2f} s"

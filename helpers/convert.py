@@ -15,10 +15,14 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from helpers.audio import AUDIO_EXTENSIONS
 from helpers.errors import A2IError
 from helpers.images import IMAGE_EXTENSIONS
+
+if TYPE_CHECKING:  # TensorFlow loads only once its start-up messages are silenced
+    import keras
 
 AUDIO_TO_IMAGE, IMAGE_TO_AUDIO = "audio-to-image", "image-to-audio"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -176,7 +180,7 @@ def convert(
     bridge = load_bridge(audio_model, image_model, gl_iterations)
     readable, failures = _read_inputs(jobs, to_image, bridge)
     # a folder of more than a few files gets a progress bar (on stderr), the per-file lines after it
-    bar = keras_progress_bar(len(readable)) if verbose and len(readable) > PROGRESS_FROM else None
+    bar = _progress_bar(len(readable)) if verbose and len(readable) > PROGRESS_FROM else None
     lines = []
     for start in range(0, len(readable), BATCH):
         chunk = readable[start : start + BATCH]
@@ -199,7 +203,7 @@ def convert(
     return failures
 
 
-def keras_progress_bar(total: int):
+def _progress_bar(total: int) -> keras.utils.Progbar:
     """Keras's own progress bar over ``total`` files."""
     import keras
 
