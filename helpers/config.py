@@ -104,6 +104,41 @@ class AutoencoderConfig:
 
 
 @dataclass(frozen=True)
+class ProjectionSettings:
+    """How an image goes back to its latent (``projection.project_images``), one name per field
+    in the presets, in an image model's ``config.json`` and in ``Bridge.projection``
+    (``03_gan_and_projection.ipynb``, ``04_round_trip.ipynb``)."""
+
+    feedback_steps: int = 8  # z += E(x) - E(G(z)) after the encoder's estimate E(x)
+    fit_tolerance: float = 0.003  # images whose RMS pixel error ([0, 1] units) is still above this get
+    # Gauss-Newton steps (8-bit rounding alone gives 0.0011; the dct code is faint, so a fit 0.01 off
+    # can still miss z by more than cos 0.99; 0.01 suited a "dense" code)
+    refine_steps: int = 10  # Gauss-Newton steps on z for those images: one Jacobian (d + 1 generator
+    # calls), then Broyden's corrections at one call each; 10 leave almost no clean image for polishing
+    jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (Broyden corrects it after)
+    damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
+    polish_steps: int = 6  # at most this many further steps, each with a fresh Jacobian, for images
+    # still above it, tested again after each (a damaged image gets them all; 2 left its fit unconverged)
+    drawing_tolerance: float = 0.006  # an image still off by more after projection (projection.fit_error:
+    # with a "dct" code the RMS residual after averaging 4 x 4 squares, [0, 1] units, where 0.006
+    # separated drawings from damaged images; 0.015 of the plain RMS suited a "dense" code): it holds no
+    # code, so it is read as a drawing, and its digit's prototype latent is the answer
+    lowpass_steps: int = 4  # with a "dct" code: then steps on the code's frequencies, the rest weighted
+    lowpass_pixel_weight: float = 0.7  # less (block_dct.CodeView), for images still off after polishing
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> ProjectionSettings:
+        """The settings an image model's ``config.json`` holds under "projection"; fields an
+        older save lacks keep their defaults, and its older names are read as today's."""
+        fields = {item.name for item in dataclasses.fields(cls)}
+        renamed = {_OLDER_PROJECTION_NAMES.get(key, key): value for key, value in saved.items()}
+        return cls(**{key: value for key, value in renamed.items() if key in fields})
+
+
+_OLDER_PROJECTION_NAMES = {"steps": "refine_steps", "polish_tolerance": "fit_tolerance"}  # saved before
+
+
+@dataclass(frozen=True)
 class GanConfig:
     """The invertible DCGAN, its inversion encoder and the projection (``03_gan_and_projection.ipynb``)."""
 
@@ -137,24 +172,10 @@ class GanConfig:
     # draw a jump where the head changes its mind, which projection cannot follow (docs/experiments.md)
     head_epochs: int = 200  # half a minute: the head is small and reads 128 numbers
     ablation_epochs: int = 40  # the unconditioned GAN notebook 03 compares with (its digits, not its polish)
-    drawing_tolerance: float = 0.006  # an image still off by more after projection (projection.fit_error:
-    # with a "dct" code the RMS residual after averaging 4 x 4 squares, [0, 1] units, where 0.006
-    # separated drawings from damaged images; 0.015 of the plain RMS suited a "dense" code): it holds no
-    # code, so it is read as a drawing, and its digit's prototype latent is the answer
     inversion_steps: int = 500  # fine-tuning the latent encoder on damaged (G(z), z) pairs
     inversion_batch_size: int = 128
     inversion_learning_rate: float = 5e-4  # start of a cosine decay to a tenth
-    feedback_steps: int = 8  # z += E(x) - E(G(z)) after the encoder's estimate E(x)
-    fit_tolerance: float = 0.003  # images whose RMS pixel error ([0, 1] units) is still above this get
-    # Gauss-Newton steps (8-bit rounding alone gives 0.0011; the dct code is faint, so a fit 0.01 off
-    # can still miss z by more than cos 0.99; 0.01 suited a "dense" code)
-    refine_steps: int = 3  # Gauss-Newton steps on z for those images
-    jacobian_updates: int = 1  # of those steps, how many recompute the Jacobian (Broyden corrects it after)
-    damping: float = 1e-3  # Levenberg-Marquardt damping, relative to the mean diagonal of J Jᵀ
-    polish_steps: int = 6  # at most this many further steps, each with a fresh Jacobian, for images
-    # still above it, tested again after each (a damaged image gets them all; 2 left its fit unconverged)
-    lowpass_steps: int = 4  # with a "dct" code: then steps on the code's frequencies, the rest weighted
-    lowpass_pixel_weight: float = 0.7  # less (block_dct.CodeView), for images still off after polishing
+    projection: ProjectionSettings = field(default_factory=ProjectionSettings)
     adam_steps: int = 100  # the first attempt, shown for comparison: Adam steps after the encoder
     adam_learning_rate: float = 0.1
     prior_weight: float = 1e-3  # weight of (||z|| / sqrt(d) - 1)^2 in the Adam comparison

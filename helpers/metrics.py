@@ -88,9 +88,17 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1) / np.maximum(norms, 1e-12)
 
 
-def recovery_rate(z: np.ndarray, z_hat: np.ndarray, threshold: float = 0.99) -> float:
+RECOVERED_COS = 0.99  # a latent counts as given back when cos(z_hat, z) reaches this
+
+
+def recovery_rate(z: np.ndarray, z_hat: np.ndarray, threshold: float = RECOVERED_COS) -> float:
     """Share of latents recovered, i.e. with ``cos(z_hat, z) >= threshold``."""
-    return float(np.mean(cosine_rows(z, z_hat) >= threshold))
+    return recovered_share(cosine_rows(z, z_hat), threshold)
+
+
+def recovered_share(cos: np.ndarray, threshold: float = RECOVERED_COS) -> float:
+    """Share of cosines ``cos(z_hat, z)`` at or above ``threshold`` (``recovery_rate`` from the cosines)."""
+    return float(np.mean(np.asarray(cos) >= threshold))
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from helpers.artifacts import copy_model
 from helpers.block_dct import CodeView
-from helpers.config import GanConfig
+from helpers.config import ProjectionSettings
 from helpers.images import to_tanh_range
 from helpers.models.gan import BUILDERS, dct_code_frequencies, generate
 from helpers.runtime import replica_mean
@@ -479,11 +479,11 @@ def project_with_settings(
     images: np.ndarray,
     generator: keras.Model,
     encoder: keras.Model,
-    settings: GanConfig,
+    settings: ProjectionSettings,
     read_drawings: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """``project_images`` with the projection fields of ``settings`` (a preset's ``GanConfig``,
-    or one read back by ``saved_projection_settings``), drawings read by ``read_drawings``."""
+    """``project_images`` with ``settings`` (a preset's ``gan.projection``, or an image model's
+    ``ProjectionSettings.from_saved``), drawings read by ``read_drawings``."""
     return project_images(
         images, generator, encoder, settings.refine_steps, settings.jacobian_updates, settings.damping,
         polish_steps=settings.polish_steps, tolerance=settings.fit_tolerance,
@@ -493,44 +493,17 @@ def project_with_settings(
     )  # fmt: skip
 
 
-def stopped_after(settings: GanConfig, stage: str) -> GanConfig:
+PROJECTION_STAGES = ("encoder", "feedback")  # where ``stopped_after`` can cut the method
+
+
+def stopped_after(settings: ProjectionSettings, stage: str) -> ProjectionSettings:
     """``settings`` cut after a stage of ``project_images``: ``"encoder"`` (its estimate alone)
     or ``"feedback"`` (no Gauss-Newton); notebook 03 and the benchmark measure each stage."""
-    if stage not in ("encoder", "feedback"):
+    if stage not in PROJECTION_STAGES:
         raise ValueError(f"stage must be 'encoder' or 'feedback', not {stage!r}")
     feedback_steps = settings.feedback_steps if stage == "feedback" else 0
     return dataclasses.replace(
         settings, feedback_steps=feedback_steps, refine_steps=0, polish_steps=0, lowpass_steps=0
-    )
-
-
-_SAVED_NAMES = {  # key in config.json's "projection" -> GanConfig field
-    "feedback_steps": "feedback_steps",
-    "steps": "refine_steps",
-    "jacobian_updates": "jacobian_updates",
-    "damping": "damping",
-    "polish_steps": "polish_steps",
-    "fit_tolerance": "fit_tolerance",
-    "polish_tolerance": "fit_tolerance",  # its name before the feedback steps
-    "drawing_tolerance": "drawing_tolerance",
-    "lowpass_steps": "lowpass_steps",
-    "lowpass_pixel_weight": "lowpass_pixel_weight",
-}
-
-
-def projection_settings_dict(settings: GanConfig) -> dict:
-    """The projection settings as saved in an image model's ``config.json`` ("projection")."""
-    return {
-        "method": "encoder + feedback + Gauss-Newton",
-        **{key: getattr(settings, name) for key, name in _SAVED_NAMES.items() if key != "polish_tolerance"},
-    }
-
-
-def saved_projection_settings(saved: dict) -> GanConfig:
-    """A ``GanConfig`` whose projection fields come from ``projection_settings_dict``'s output;
-    fields an older save lacks keep their defaults."""
-    return dataclasses.replace(
-        GanConfig(), **{_SAVED_NAMES[key]: value for key, value in saved.items() if key in _SAVED_NAMES}
     )
 
 

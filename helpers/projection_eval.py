@@ -13,13 +13,20 @@ import keras
 import numpy as np
 
 from helpers import config, features
-from helpers.config import GanConfig, Paths, Preset
+from helpers.config import Paths, Preset, ProjectionSettings
 from helpers.images import as_png
-from helpers.metrics import cosine_rows, frechet_distance
+from helpers.metrics import cosine_rows, frechet_distance, recovered_share
 from helpers.models.autoencoder import load_audio_codec
 from helpers.models.classifier import classify, image_features, is_classifier
 from helpers.models.gan import generate, sample_latents
-from helpers.projection import project_images_adam, project_images_baseline, project_with_settings
+from helpers.models.semantic import has_labels
+from helpers.projection import (
+    PROJECTION_STAGES,
+    project_images_adam,
+    project_images_baseline,
+    project_with_settings,
+    stopped_after,
+)
 
 
 @dataclass
@@ -33,6 +40,15 @@ class ProjectionRun:
     @property
     def ms_per_image(self) -> float:
         return 1000.0 * self.seconds / len(self.cos)
+
+    @property
+    def recovery_rate(self) -> float:
+        """Share of latents given back, cos(z_hat, z) >= ``metrics.RECOVERED_COS``."""
+        return recovered_share(self.cos)
+
+    @property
+    def median_cos(self) -> float:
+        return float(np.median(self.cos))
 
 
 def timed_projection(project, images: np.ndarray, z: np.ndarray, repeats: int = 1) -> ProjectionRun:
@@ -54,9 +70,11 @@ def timed_projection(project, images: np.ndarray, z: np.ndarray, repeats: int = 
     return ProjectionRun(z_hat, cosine_rows(z, z_hat), min(seconds))
 
 
-def learned_projector(generator: keras.Model, encoder: keras.Model, settings: GanConfig, read_drawings=None):
-    """``images -> z_hat`` with ``project_images`` and the projection fields of ``settings``
-    (``preset.gan``, or ``stopped_after(preset.gan, stage)`` to measure one stage), drawings
+def learned_projector(
+    generator: keras.Model, encoder: keras.Model, settings: ProjectionSettings, read_drawings=None
+):
+    """``images -> z_hat`` with ``project_images`` and ``settings`` (``preset.gan.projection``,
+    or ``stopped_after(preset.gan.projection, stage)`` to measure one stage), drawings
     read by ``read_drawings`` (a ``DrawingReader``) when given."""
     return lambda images: project_with_settings(images, generator, encoder, settings, read_drawings)
 
@@ -131,7 +149,114 @@ def image_quality(
 
 
 def classifier_accuracy(judge: keras.Model, images: np.ndarray, labels: np.ndarray) -> float | None:
-    """Accuracy of the judge on labelled images (None for the autoencoder fallback)."""
-    if not is_classifier(judge):
+    """Accuracy of the judge on labelled images (None for the autoencoder fallback, or unlabelled images)."""
+    if not is_classifier(judge) or not has_labels(labels):
         return None
     return float(np.mean(classify(judge, images) == labels))
+
+
+@dataclass
+class ProjectionReport:
+    """What ``evaluate_projection`` measured: each run of projection (``runs``: the method cut
+    after each stage, the method, and the methods it is compared with), the test clips'
+    latents, image quality and the judge's readings."""
+
+    latents: np.ndarray  # the prior latents projected (n, d)
+    images: np.ndarray  # their images as a PNG stores them (n, h, w, c), in [0, 1]
+    runs: dict[str, ProjectionRun]  # "encoder", "feedback", "method", "adam", "baseline"
+    audio: ProjectionRun | None  # the test clips' latents, rendered and projected back
+    quality: dict  # image_quality's Fréchet distances
+    judge_accuracy: float | None  # the judge on real test images
+    a2i_digit_acc: float | None  # the judge reads the spoken digit in the test clips' images
+    pixel_mse: float  # of G(z_hat) against the projected PNGs
+
+    @property
+    def method(self) -> ProjectionRun:
+        return self.runs["method"]
+
+    def summary(self) -> dict:
+        """The numbers notebook 03 saves in ``image_model/config.json`` and ``benchmarks/projection.py``
+        prints (rounded), under one name each."""
+        method, baseline = self.method, self.runs.get("baseline")
+        summary = {
+            "recovery_rate": method.recovery_rate,
+            "median_cos": method.median_cos,
+            "ms_per_image": method.ms_per_image,
+            "pixel_mse": self.pixel_mse,
+            "audio_recovery_rate": None if self.audio is None else self.audio.recovery_rate,
+            "audio_median_cos": None if self.audio is None else self.audio.median_cos,
+        }
+        for stage in PROJECTION_STAGES:
+            run = self.runs[stage]
+            summary |= {
+                f"{stage}_only_recovery_rate": run.recovery_rate,
+                f"{stage}_only_median_cos": run.median_cos,
+                f"{stage}_only_ms_per_image": run.ms_per_image,
+            }
+        if "adam" in self.runs:
+            summary["adam_recovery_rate"] = self.runs["adam"].recovery_rate
+        if baseline is not None:
+            summary |= {
+                "baseline_recovery_rate": baseline.recovery_rate,
+                "baseline_median_cos": baseline.median_cos,
+                "baseline_ms_per_image": baseline.ms_per_image,
+                "speedup": baseline.ms_per_image / method.ms_per_image,
+            }
+        summary |= {key: self.quality[key] for key in ("fd", "fd_spread", "fd_real_baseline")}
+        summary |= {"classifier_accuracy": self.judge_accuracy, "a2i_digit_acc": self.a2i_digit_acc}
+        return summary
+
+
+BASELINE_IMAGES = 256  # the published baseline is slow: it is timed on this many images at most
+
+
+def evaluate_projection(
+    generator: keras.Model,
+    encoder: keras.Model,
+    judge: keras.Model,
+    preset: Preset,
+    train_images: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    audio_test: ClipLatents | None = None,
+    repeats: int = 1,
+    compare: tuple[str, ...] = ("adam", "baseline"),
+) -> ProjectionReport:
+    """Measure an invertible GAN and its projection (``preset.gan.projection``): prior latents
+    rendered as PNGs and projected back, by the method cut after each stage and whole, and by
+    the methods in ``compare`` (``"adam"``: encoder + Adam steps; ``"baseline"``: the published
+    method, on ``BASELINE_IMAGES`` at most), each the fastest of ``repeats`` runs; the test
+    clips' latents projected the same way; the Fréchet distance on the judge's features; the
+    judge's accuracy on real test images and on the spoken digits of the test clips' images.
+    Used by ``03_gan_and_projection.ipynb`` and ``benchmarks/projection.py``."""
+    settings, cfg = preset.gan.projection, preset.gan
+    z = sample_latents(cfg.eval_images, int(generator.input_shape[-1]), preset.seed + 1)
+    images = as_png(generate(generator, z))
+    projectors = {
+        stage: learned_projector(generator, encoder, stopped_after(settings, stage))
+        for stage in PROJECTION_STAGES
+    }
+    projectors["method"] = learned_projector(generator, encoder, settings)
+    if "adam" in compare:
+        projectors["adam"] = adam_projector(generator, encoder, preset)
+    runs = {name: timed_projection(project, images, z, repeats) for name, project in projectors.items()}
+    if "baseline" in compare:
+        n = min(len(z), BASELINE_IMAGES)
+        runs["baseline"] = timed_projection(baseline_projector(generator, preset), images[:n], z[:n], repeats)
+    audio = None
+    if audio_test is not None:
+        coded = as_png(generate(generator, audio_test.latents))
+        audio = timed_projection(projectors["method"], coded, audio_test.latents)
+    a2i = None
+    if audio_test is not None and has_labels(audio_test.digits):
+        a2i = classifier_accuracy(judge, as_png(generate(generator, audio_test.latents)), audio_test.digits)
+    return ProjectionReport(
+        latents=z,
+        images=images,
+        runs=runs,
+        audio=audio,
+        quality=image_quality(generator, judge, train_images, test_images, preset.seed + 2),
+        judge_accuracy=classifier_accuracy(judge, test_images, test_labels),
+        a2i_digit_acc=a2i,
+        pixel_mse=float(np.mean((generate(generator, runs["method"].z_hat) - images) ** 2)),
+    )

@@ -15,12 +15,12 @@ import keras
 import numpy as np
 
 from helpers.audio import spectrogram_to_waveform
-from helpers.config import PRESETS, REPO_ROOT, FrontEnd, GanConfig, Paths
+from helpers.config import PRESETS, REPO_ROOT, FrontEnd, Paths, ProjectionSettings
 from helpers.errors import ArtifactError
 from helpers.models.autoencoder import AudioCodec, load_audio_codec
 from helpers.models.gan import generate, load_image_model
 from helpers.models.semantic import DrawingReader
-from helpers.projection import project_with_settings, saved_projection_settings
+from helpers.projection import project_with_settings
 
 DEFAULT_GL_ITERATIONS = 100
 
@@ -32,7 +32,7 @@ class Bridge:
     codec: AudioCodec
     generator: keras.Model
     inversion_encoder: keras.Model
-    projection: GanConfig  # its projection fields (feedback and Gauss-Newton steps, tolerance, ...)
+    projection: ProjectionSettings  # feedback and Gauss-Newton steps, tolerances, ...
     gl_iterations: int
     seed: int = 0  # Griffin-Lim's initial phase
     judge: keras.Model | None = None  # the image model's digit classifier, when it was saved
@@ -112,7 +112,7 @@ def load_bridge(
 
     ``gl_iterations`` defaults to the Griffin-Lim budget of the preset the audio model
     was trained with; projection settings missing from the image model's ``config.json``
-    (an older save) take ``GanConfig``'s defaults. A latent size the two models do not
+    (an older save) take ``ProjectionSettings``'s defaults. A latent size the two models do not
     share is an ``ArtifactError`` that names both folders.
     """
     codec, audio_config = load_audio_codec(audio_model)
@@ -136,7 +136,7 @@ def load_bridge(
         codec=codec,
         generator=models["generator"],
         inversion_encoder=models["encoder"],
-        projection=saved_projection_settings(image_config.get("projection", {})),
+        projection=ProjectionSettings.from_saved(image_config.get("projection", {})),
         gl_iterations=int(gl_iterations),
         seed=seed,
         judge=models.get("judge"),

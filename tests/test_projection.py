@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import time
 
 import keras
@@ -278,46 +279,73 @@ def test_projection_recovers_latents_of_a_small_trained_gan(tmp_path):
     assert np.median(cosine_rows(z, learned)) >= 0.99
     assert recovery_rate(z, learned) > recovery_rate(z, baseline)
 
+    # the chapter's one evaluation, as notebook 03 and benchmarks/projection.py call it
+    from helpers.images import to_tanh_range
+    from helpers.models.classifier import build_digit_classifier, classify
+    from helpers.projection_eval import ClipLatents, evaluate_projection
+
+    labels = sklearn_digits(16).labels[:256]
+    judge = build_digit_classifier(SHAPE)  # untrained: its readings and features are enough here
+    small = dataclasses.replace(preset, gan=dataclasses.replace(cfg, eval_images=32, baseline_steps=20))
+    unlabelled = ClipLatents(sample_latents(8, 4, 3), np.full(8, -1))
+    report = evaluate_projection(
+        gan.generator, encoder, judge, small, real[:128], real[128:], labels[128:], unlabelled
+    )
+    summary = report.summary()
+    assert set(report.runs) == {"encoder", "feedback", "method", "adam", "baseline"}
+    assert report.latents.shape == (32, 4) and report.images.shape == (32, *SHAPE)
+    assert summary["recovery_rate"] == recovery_rate(report.latents, report.method.z_hat)
+    np.testing.assert_allclose(report.runs["encoder"].z_hat, encoder(to_tanh_range(report.images)), atol=1e-5)
+    assert summary["feedback_only_median_cos"] > summary["encoder_only_median_cos"]
+    assert summary["audio_recovery_rate"] == report.audio.recovery_rate and report.audio.z_hat.shape == (8, 4)
+    assert summary["a2i_digit_acc"] is None  # the clips' digits are unknown
+    assert summary["classifier_accuracy"] == float(np.mean(classify(judge, real[128:]) == labels[128:]))
+    assert np.isfinite(summary["fd"]) and summary["speedup"] > 0
+
 
 def test_judge_kind_decides_accuracy_and_digit_counts():
-    from helpers.models.classifier import build_digit_classifier, build_feature_autoencoder, is_classifier
+    from helpers.models.classifier import (
+        build_digit_classifier,
+        build_feature_autoencoder,
+        classify,
+        is_classifier,
+    )
     from helpers.projection_eval import classifier_accuracy
 
     classifier, autoencoder = build_digit_classifier(SHAPE), build_feature_autoencoder(SHAPE)
     assert is_classifier(classifier) and not is_classifier(autoencoder)
     images = np.zeros((4, *SHAPE), np.float32)
     assert classifier_accuracy(autoencoder, images, np.zeros(4, int)) is None
-    assert 0.0 <= classifier_accuracy(classifier, images, np.zeros(4, int)) <= 1.0
+    read = classify(classifier, images)
+    assert classifier_accuracy(classifier, images, read) == 1.0
+    assert classifier_accuracy(classifier, images, (read + 1) % 10) == 0.0
+    assert classifier_accuracy(classifier, images, np.full(4, -1)) is None  # unlabelled images
 
 
 def test_projection_settings_survive_the_saved_config():
-    from helpers.projection import projection_settings_dict, saved_projection_settings
-
-    cfg = dataclasses.replace(
-        PRESET.gan, feedback_steps=3, refine_steps=7, damping=0.5, polish_steps=3, fit_tolerance=0.02
-    )
-    back = saved_projection_settings(projection_settings_dict(cfg))
-    names = ("feedback_steps", "refine_steps", "jacobian_updates", "damping", "polish_steps", "fit_tolerance")
-    for name in names:
-        assert getattr(back, name) == getattr(cfg, name), name
-    older = saved_projection_settings(
+    settings = config.ProjectionSettings(feedback_steps=3, refine_steps=7, damping=0.5, fit_tolerance=0.02)
+    saved = json.loads(json.dumps(dataclasses.asdict(settings)))  # as config.json holds them
+    assert saved["refine_steps"] == 7  # one name per field, saved as it is
+    assert config.ProjectionSettings.from_saved(saved) == settings
+    older = config.ProjectionSettings.from_saved(
         {"method": "encoder + Gauss-Newton", "steps": 4, "polish_tolerance": 0.03}
-    )  # saved before the feedback steps: the tolerance had another name
-    assert older.refine_steps == 4 and older.fit_tolerance == 0.03
-    defaults = config.GanConfig()
-    assert (older.feedback_steps, older.polish_steps) == (defaults.feedback_steps, defaults.polish_steps)
+    )  # saved before the feedback steps, under older names
+    defaults = config.ProjectionSettings()
+    assert older == dataclasses.replace(defaults, refine_steps=4, fit_tolerance=0.03)
+    assert PRESET.gan.projection == defaults  # the presets' projection is this type's
 
 
 def test_each_stage_can_be_measured_alone():
     from helpers.projection import stopped_after
 
-    cfg = dataclasses.replace(PRESET.gan, feedback_steps=6, refine_steps=5, polish_steps=2)
-    encoder_only, feedback_only = stopped_after(cfg, "encoder"), stopped_after(cfg, "feedback")
-    assert (encoder_only.feedback_steps, encoder_only.refine_steps, encoder_only.polish_steps) == (0, 0, 0)
-    assert (feedback_only.feedback_steps, feedback_only.refine_steps, feedback_only.polish_steps) == (6, 0, 0)
-    assert feedback_only.damping == cfg.damping
+    settings = config.ProjectionSettings(feedback_steps=6, refine_steps=5, polish_steps=2, lowpass_steps=3)
+    encoder_only, feedback_only = stopped_after(settings, "encoder"), stopped_after(settings, "feedback")
+    assert encoder_only == dataclasses.replace(
+        settings, feedback_steps=0, refine_steps=0, polish_steps=0, lowpass_steps=0
+    )
+    assert feedback_only == dataclasses.replace(settings, refine_steps=0, polish_steps=0, lowpass_steps=0)
     with pytest.raises(ValueError, match="stage must be"):
-        stopped_after(cfg, "gauss-newton")
+        stopped_after(settings, "gauss-newton")
 
 
 def test_timing_keeps_the_fastest_of_the_repeats():

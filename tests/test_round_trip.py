@@ -24,7 +24,7 @@ def clips(n: int = 6) -> np.ndarray:
 def test_the_bridge_goes_both_ways_with_the_right_shapes(tiny_models):
     bridge = load_bridge(tiny_models / "audio_model", tiny_models / "image_model")
     assert bridge.gl_iterations == PRESET.gl_iterations  # the audio model's preset (ci)
-    defaults = config.GanConfig()
+    defaults = config.ProjectionSettings()
     assert bridge.projection.refine_steps == 2  # saved
     assert (bridge.projection.polish_steps, bridge.projection.feedback_steps) == (
         defaults.polish_steps,
