@@ -9,8 +9,8 @@ audio_codebook_perplexity, a2i_token_accuracy and a2i_digit_accuracy (the image 
 reads the spoken digit), i2a_token_accuracy and i2a_digit_accuracy (the listener hears the
 pictured digit), cycle_audio_sc_db, cycle_image_digit_accuracy, train_seconds, and the
 references and extra cycle numbers of ``tokens_eval.evaluate_tokens``.
-Targets (demo, 2 cores): a2i_digit_accuracy >= 0.85, i2a_digit_accuracy >= 0.80, training
-under 20 minutes.
+Targets (demo, 2 cores): ``helpers.targets.TARGETS["tokens"]``, which the README's results
+tables judge this JSON by.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from helpers.artifacts import rounded
 from helpers.models.classifier import train_image_judge
 from helpers.models.listener import train_listener
 from helpers.paired_data import load_paired_data
-from helpers.token_pipeline import train_token_models
 from helpers.tokens_eval import evaluate_tokens
+from helpers.tokens_pipeline import train_token_models
 
 
 def main() -> dict:

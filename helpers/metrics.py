@@ -150,3 +150,20 @@ def mean_pairwise_distance(samples: np.ndarray) -> float:
         np.sqrt(np.mean((flat[i] - flat[j]) ** 2)) for i in range(len(flat)) for j in range(i + 1, len(flat))
     ]
     return float(np.mean(distances))
+
+
+def psnr(images: np.ndarray, reference: np.ndarray) -> float:
+    """Mean peak signal-to-noise ratio (dB) of images in [0, 1] against ``reference``
+    (``tf.image.psnr``; ``06_token_transformer.ipynb``)."""
+    import tensorflow as tf
+
+    values = tf.image.psnr(np.asarray(images, np.float32), np.asarray(reference, np.float32), max_val=1.0)
+    return float(np.mean(values.numpy()))
+
+
+def codebook_perplexity(tokens: np.ndarray, codes: int) -> float:
+    """``exp(entropy)`` of how often each code is used: ``codes`` when all are used equally, 1 when
+    one code does everything (a dead codebook; ``06_token_transformer.ipynb``)."""
+    usage = np.bincount(np.asarray(tokens).ravel(), minlength=codes) / np.asarray(tokens).size
+    used = usage[usage > 0]
+    return float(np.exp(-np.sum(used * np.log(used))))

@@ -293,7 +293,7 @@ def loss_panels_figure(histories: dict[str, dict[str, list[float]]]) -> Figure:
 def codebook_usage_figure(tokens: dict[str, np.ndarray], codes: dict[str, int]) -> Figure:
     """One panel per codebook: how often each code is used, most used first, with the perplexity
     (``06_token_transformer.ipynb``). A dead codebook shows as a few tall bars and a long flat tail."""
-    from helpers.models.tokens import codebook_perplexity
+    from helpers.metrics import codebook_perplexity
 
     fig, axes = _panels(len(tokens), 4.2, 2.8)
     for ax, (name, ids) in zip(axes, tokens.items(), strict=False):

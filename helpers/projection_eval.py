@@ -17,7 +17,7 @@ from helpers.config import Paths, Preset, ProjectionSettings
 from helpers.images import as_png
 from helpers.metrics import cosine_rows, frechet_distance, recovered_share
 from helpers.models.autoencoder import load_audio_codec
-from helpers.models.classifier import classify, image_features, is_classifier
+from helpers.models.classifier import classifier_accuracy, classify, image_features, is_classifier
 from helpers.models.gan import generate, sample_latents
 from helpers.models.semantic import has_labels
 from helpers.projection import (
@@ -148,13 +148,6 @@ def image_quality(
     return summary
 
 
-def classifier_accuracy(judge: keras.Model, images: np.ndarray, labels: np.ndarray) -> float | None:
-    """Accuracy of the judge on labelled images (None for the autoencoder fallback, or unlabelled images)."""
-    if not is_classifier(judge) or not has_labels(labels):
-        return None
-    return float(np.mean(classify(judge, images) == labels))
-
-
 @dataclass
 class ProjectionReport:
     """What ``evaluate_projection`` measured: each run of projection (``runs``: the method cut
@@ -221,11 +214,13 @@ def evaluate_projection(
     audio_test: ClipLatents | None = None,
     repeats: int = 1,
     compare: tuple[str, ...] = ("adam", "baseline"),
+    baseline_repeats: int | None = None,
 ) -> ProjectionReport:
     """Measure an invertible GAN and its projection (``preset.gan.projection``): prior latents
     rendered as PNGs and projected back, by the method cut after each stage and whole, and by
     the methods in ``compare`` (``"adam"``: encoder + Adam steps; ``"baseline"``: the published
-    method, on ``BASELINE_IMAGES`` at most), each the fastest of ``repeats`` runs; the test
+    method, on ``BASELINE_IMAGES`` at most), each the fastest of ``repeats`` runs (the slow
+    baseline: of ``baseline_repeats``, if given); the test
     clips' latents projected the same way; the Fréchet distance on the judge's features; the
     judge's accuracy on real test images and on the spoken digits of the test clips' images.
     Used by ``03_gan_and_projection.ipynb`` and ``benchmarks/projection.py``."""
@@ -242,7 +237,8 @@ def evaluate_projection(
     runs = {name: timed_projection(project, images, z, repeats) for name, project in projectors.items()}
     if "baseline" in compare:
         n = min(len(z), BASELINE_IMAGES)
-        runs["baseline"] = timed_projection(baseline_projector(generator, preset), images[:n], z[:n], repeats)
+        baseline = baseline_projector(generator, preset)
+        runs["baseline"] = timed_projection(baseline, images[:n], z[:n], baseline_repeats or repeats)
     audio = None
     if audio_test is not None:
         coded = as_png(generate(generator, audio_test.latents))

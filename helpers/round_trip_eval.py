@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.damage import image_damages
+from helpers.images import as_png
 from helpers.metrics import cosine_rows, griffin_lim_floor, spectrogram_scores, stoi_joined
+from helpers.models.classifier import classifier_accuracy
 from helpers.models.listener import digit_accuracy
-from helpers.projection_eval import as_png, classifier_accuracy
 from helpers.round_trip import Bridge
 
 

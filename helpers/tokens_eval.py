@@ -13,28 +13,20 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from helpers.audio import spectrogram_to_waveform
-from helpers.evaluation import digit_mean_baseline
+from helpers.autoencoder_eval import digit_mean_baseline
 from helpers.images import as_png
-from helpers.metrics import spectrogram_scores
+from helpers.metrics import codebook_perplexity, psnr, spectrogram_scores
 from helpers.models.classifier import classify, is_classifier
 from helpers.models.listener import hear_digits
-from helpers.models.tokens import codebook_perplexity
 from helpers.paired_data import PairedData
-from helpers.token_pipeline import TokenModels
+from helpers.tokens_pipeline import TokenModels
 
 
 def token_accuracy(predicted: np.ndarray, target: np.ndarray) -> float:
     """Share of positions where two token grids agree."""
     return float(np.mean(np.asarray(predicted) == np.asarray(target)))
-
-
-def psnr(images: np.ndarray, reference: np.ndarray) -> float:
-    """Mean peak signal-to-noise ratio (dB) of images in [0, 1] against ``reference``."""
-    values = tf.image.psnr(np.asarray(images, np.float32), np.asarray(reference, np.float32), max_val=1.0)
-    return float(np.mean(values.numpy()))
 
 
 @dataclass

@@ -10,8 +10,8 @@ from crash import StopAfter
 
 from helpers import config
 from helpers.audio import NormStats, denormalise, log_spectrogram
+from helpers.autoencoder_eval import latent_shift_by_group
 from helpers.errors import ArtifactError
-from helpers.evaluation import latent_shift_by_group
 from helpers.features import FeatureSplit
 from helpers.models.autoencoder import (
     AudioCodec,

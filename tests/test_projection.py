@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import config
+from helpers.images import as_png
 from helpers.metrics import cosine_rows, recovery_rate
 from helpers.models.gan import build_gan, generate, sample_latents, train_gan
 from helpers.projection import (
@@ -19,7 +20,7 @@ from helpers.projection import (
     quantise,
     train_inversion_encoder,
 )
-from helpers.projection_eval import as_png, timed_projection
+from helpers.projection_eval import timed_projection
 
 PRESET = config.load_preset("ci")
 SHAPE = (16, 16, 1)
@@ -307,10 +308,10 @@ def test_judge_kind_decides_accuracy_and_digit_counts():
     from helpers.models.classifier import (
         build_digit_classifier,
         build_feature_autoencoder,
+        classifier_accuracy,
         classify,
         is_classifier,
     )
-    from helpers.projection_eval import classifier_accuracy
 
     classifier, autoencoder = build_digit_classifier(SHAPE), build_feature_autoencoder(SHAPE)
     assert is_classifier(classifier) and not is_classifier(autoencoder)

@@ -107,3 +107,13 @@ def is_classifier(model: keras.Model) -> bool:
 def classify(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Predicted digit per image (a classifier judge only)."""
     return model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0).argmax(axis=1)
+
+
+def classifier_accuracy(judge: keras.Model, images: np.ndarray, labels: np.ndarray) -> float | None:
+    """Share of labelled images a digit classifier reads right; None for the feature autoencoder
+    that stands in where the images have no labels, or when any label is unknown (-1).
+    Taught in ``03_gan_and_projection.ipynb``; notebooks 04-06 score their images with it."""
+    labels = np.asarray(labels)
+    if not is_classifier(judge) or len(labels) == 0 or bool(np.any(labels < 0)):
+        return None
+    return float(np.mean(classify(judge, images) == labels))

@@ -163,14 +163,6 @@ class GumbelAnnealing(keras.callbacks.Callback):
         self.model.hard.assign(epoch >= int(self.epochs * (1 - self.hard_share)))
 
 
-def codebook_perplexity(tokens: np.ndarray, codes: int) -> float:
-    """``exp(entropy)`` of how often each code is used: ``codes`` when all are used equally, 1 when
-    one code does everything (a dead codebook)."""
-    usage = np.bincount(np.asarray(tokens).ravel(), minlength=codes) / np.asarray(tokens).size
-    used = usage[usage > 0]
-    return float(np.exp(-np.sum(used * np.log(used))))
-
-
 class DecoderBlock(layers.Layer):
     """One post-norm transformer decoder block: self-attention among the target positions
     (causal when the translator is autoregressive), cross-attention to the source memory,

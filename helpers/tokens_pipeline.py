@@ -70,14 +70,6 @@ class TokenModels:
     def image_to_audio_tokens(self, image_tokens: np.ndarray) -> np.ndarray:
         return self.image_to_audio.translate(image_tokens)
 
-    def images_from_audio(self, spectrograms: np.ndarray) -> np.ndarray:
-        """Audio -> image, the whole way: normalised spectrograms -> images in [0, 1]."""
-        return self.images_from_tokens(self.audio_to_image_tokens(self.audio_tokens(spectrograms)))
-
-    def clips_from_images(self, images: np.ndarray, n_iter: int, seed: int = 0) -> np.ndarray:
-        """Image -> audio, the whole way: images in [0, 1] -> waveforms."""
-        return self.clips_from_tokens(self.image_to_audio_tokens(self.image_tokens(images)), n_iter, seed)
-
 
 @dataclass
 class TokenTraining:
