@@ -18,7 +18,7 @@ from helpers.audio import spectrogram_to_waveform
 from helpers.autoencoder_eval import digit_mean_baseline
 from helpers.images import as_png
 from helpers.metrics import codebook_perplexity, psnr, spectrogram_scores
-from helpers.models.classifier import classify, is_classifier
+from helpers.models.classifier import classifier_accuracy
 from helpers.models.listener import hear_digits
 from helpers.paired_data import PairedData
 from helpers.tokens_pipeline import TokenModels
@@ -81,7 +81,7 @@ def evaluate_tokens(
     }
 
     def seen(batch: np.ndarray) -> float | None:
-        return float(np.mean(classify(judge, batch) == digits)) if is_classifier(judge) else None
+        return classifier_accuracy(judge, batch, digits)
 
     def heard(batch: np.ndarray) -> float | None:
         if listener is None:
