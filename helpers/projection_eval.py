@@ -19,7 +19,6 @@ from helpers.metrics import cosine_rows, frechet_distance, recovered_share
 from helpers.models.autoencoder import load_audio_codec
 from helpers.models.classifier import classifier_accuracy, classify, image_features, is_classifier
 from helpers.models.gan import generate, sample_latents
-from helpers.models.semantic import has_labels
 from helpers.projection import (
     PROJECTION_STAGES,
     project_images_adam,
@@ -220,9 +219,9 @@ def evaluate_projection(
     rendered as PNGs and projected back, by the method cut after each stage and whole, and by
     the methods in ``compare`` (``"adam"``: encoder + Adam steps; ``"baseline"``: the published
     method, on ``BASELINE_IMAGES`` at most), each the fastest of ``repeats`` runs (the slow
-    baseline: of ``baseline_repeats``, if given); the test
-    clips' latents projected the same way; the Fréchet distance on the judge's features; the
-    judge's accuracy on real test images and on the spoken digits of the test clips' images.
+    baseline: of ``baseline_repeats``, if given); the test clips' latents projected the same
+    way; the Fréchet distance on the judge's features; the judge's accuracy on real test
+    images and on the spoken digits of the test clips' images.
     Used by ``03_gan_and_projection.ipynb`` and ``benchmarks/projection.py``."""
     settings, cfg = preset.gan.projection, preset.gan
     z = sample_latents(cfg.eval_images, int(generator.input_shape[-1]), preset.seed + 1)
@@ -239,13 +238,11 @@ def evaluate_projection(
         n = min(len(z), BASELINE_IMAGES)
         baseline = baseline_projector(generator, preset)
         runs["baseline"] = timed_projection(baseline, images[:n], z[:n], baseline_repeats or repeats)
-    audio = None
-    if audio_test is not None:
+    audio = a2i = None
+    if audio_test is not None:  # None from classifier_accuracy when the clips' digits are unknown
         coded = as_png(generate(generator, audio_test.latents))
         audio = timed_projection(projectors["method"], coded, audio_test.latents)
-    a2i = None
-    if audio_test is not None and has_labels(audio_test.digits):
-        a2i = classifier_accuracy(judge, as_png(generate(generator, audio_test.latents)), audio_test.digits)
+        a2i = classifier_accuracy(judge, coded, audio_test.digits)
     return ProjectionReport(
         latents=z,
         images=images,
